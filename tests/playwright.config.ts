@@ -1,0 +1,17 @@
+// The project's own tests (contract, harness, tooling): `npm test` runs them with the suite.
+import { defineConfig } from '@playwright/test';
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: '**/*.spec.ts',
+  forbidOnly: !!process.env.CI,
+  fullyParallel: true,
+  workers: process.env.CI ? 2 : undefined,
+  timeout: 60_000,
+  reporter: [
+    ['list'],
+    ['junit', { outputFile: '../reports/own/junit.xml' }],
+    ['../tools/summary-reporter.ts', { outputFile: '../reports/own/summary.json', label: 'own tests' }],
+  ],
+  outputDir: '../test-results/own',
+});

@@ -1,0 +1,27 @@
+// `npm test`: runs every Playwright run of the project (its own tests, then the conformance suite against the
+// embedded reference target when specs exist) and ends with one plain line summing them all.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+
+interface Run { label: string; args: string[]; summary: string; }
+const runs: Run[] = [{ label: 'own tests', args: ['-c', 'tests/playwright.config.ts'], summary: 'reports/own/summary.json' }];
+const hasSpecs = existsSync('specs') && readdirSync('specs', { recursive: true }).some((f) => String(f).endsWith('.spec.ts'));
+if (hasSpecs) runs.push({ label: 'conformance suite', args: [], summary: 'reports/suite/summary.json' });
+
+const total = { passed: 0, failed: 0, skipped: 0 };
+let crashed = false;
+for (const run of runs) {
+  rmSync(run.summary, { force: true });
+  const res = spawnSync('npx', ['playwright', 'test', ...run.args, ...process.argv.slice(2)], { stdio: 'inherit' });
+  if (!existsSync(run.summary)) {
+    console.error(`${run.label}: Playwright ended (exit ${res.status}) without a summary: counted as one failure`);
+    total.failed++;
+    crashed = true;
+    continue;
+  }
+  const c = JSON.parse(readFileSync(run.summary, 'utf8')) as typeof total & { status: string };
+  total.passed += c.passed; total.failed += c.failed; total.skipped += c.skipped;
+  if (res.status !== 0 && c.failed === 0) { console.error(`${run.label}: exit ${res.status} (${c.status})`); crashed = true; }
+}
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exitCode = total.failed || crashed ? 1 : 0;
