@@ -3434,8 +3434,8 @@ export interface components {
             price_id?: string;
             /** @description Currency symbol. */
             price_mark?: string | null;
-            /** @description Price of one unit. */
-            price_one_unit: number;
+            /** @description Price of one unit. Optional although the Pro docs' schema requires it — their own points-payment example omits it (with price_id and price_mark). */
+            price_one_unit?: number;
             /**
              * Format: date-time
              * @description Creation time.

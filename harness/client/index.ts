@@ -62,12 +62,18 @@ type Token = Schemas['Token'];
  */
 export class AuthSession {
   private token: Token | undefined;
+  private refreshing: Promise<Token> | undefined;
   user: Schemas['User'] | undefined;
   /** Refresh when the access token has less than this left (ms). */
   static refreshMargin = 60_000;
 
   constructor(readonly client: CloudreveClient, readonly credentials: Credentials) {
     registerSecret(credentials.password);
+    this.attach(client);
+  }
+
+  /** Makes `other` send this identity's access token (refreshed through this session's own client when due). */
+  attach(other: CloudreveClient): void {
     const middleware: Middleware = {
       onRequest: async ({ request, schemaPath }) => {
         if (!this.token || schemaPath.startsWith('/session/token')) return request;
@@ -76,7 +82,7 @@ export class AuthSession {
         return request;
       },
     };
-    client.use(middleware);
+    other.use(middleware);
   }
 
   get accessToken(): string | undefined { return this.token?.access_token; }
@@ -92,9 +98,17 @@ export class AuthSession {
 
   async refresh(): Promise<Token> {
     if (!this.token) throw new Error('refresh before login');
-    const res = await this.client.POST('/session/token/refresh', { body: { refresh_token: this.token.refresh_token } });
-    this.adopt(unwrap(res, 'refresh token') as Token);
-    return this.token!;
+    // Concurrent requests near expiry share one refresh: a second one would spend an already used refresh token.
+    this.refreshing ??= (async () => {
+      try {
+        const res = await this.client.POST('/session/token/refresh', { body: { refresh_token: this.token!.refresh_token } });
+        this.adopt(unwrap(res, 'refresh token') as Token);
+        return this.token!;
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
   }
 
   async logout(): Promise<void> {
