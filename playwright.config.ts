@@ -8,9 +8,11 @@ import { loadConfig } from './harness/config.js';
 process.env.CONFORMANCE_RUN_ID ??= `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
 // A configuration error stops here, once, before any worker starts.
 const config = loadConfig();
+// Where reports go, and which specs run (defaults: reports/, specs/); the project's own tests use both to run the suite in isolation.
+const reports = process.env.CONFORMANCE_REPORTS_DIR ?? 'reports';
 
 export default defineConfig({
-  testDir: './specs',
+  testDir: process.env.CONFORMANCE_SPECS_DIR ?? './specs',
   testMatch: '**/*.spec.ts',
   forbidOnly: !!process.env.CI,
   fullyParallel: config.kind === 'embedded',
@@ -21,10 +23,10 @@ export default defineConfig({
   globalTeardown: './tools/global-teardown.ts',
   reporter: [
     ['list'],
-    ['html', { open: 'never', outputFolder: 'reports/html' }],
-    ['junit', { outputFile: 'reports/suite/junit.xml' }],
-    ['json', { outputFile: 'reports/suite/results.json' }],
-    ['./tools/summary-reporter.ts', { outputFile: 'reports/suite/summary.json', label: 'conformance suite' }],
+    ['html', { open: 'never', outputFolder: `${reports}/html` }],
+    ['junit', { outputFile: `${reports}/suite/junit.xml` }],
+    ['json', { outputFile: `${reports}/suite/results.json` }],
+    ['./tools/summary-reporter.ts', { outputFile: `${reports}/suite/summary.json`, label: 'conformance suite' }],
   ],
   outputDir: 'test-results/suite',
   use: { trace: 'off' },

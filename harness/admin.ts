@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { unwrap, type CloudreveClient, type Schemas } from './client/index.js';
+import { reportsDir } from './config.js';
 
 type Policy = Schemas['AdminStoragePolicy'];
 
@@ -12,7 +13,7 @@ interface Journal {
   policies: Record<string, Policy>;
 }
 
-export const JOURNAL_DIR = 'reports/admin-journal';
+export const journalDir = (): string => `${reportsDir()}/admin-journal`;
 
 export class AdminGuard {
   private journal: Journal;
@@ -75,7 +76,7 @@ async function restoreJournal(client: CloudreveClient, journal: Journal): Promis
 }
 
 /** Restores what an interrupted earlier run left journaled for this target. Returns how many journals it replayed. */
-export async function restoreLeftoverJournals(client: CloudreveClient, target: string, dir = JOURNAL_DIR): Promise<number> {
+export async function restoreLeftoverJournals(client: CloudreveClient, target: string, dir = journalDir()): Promise<number> {
   if (!existsSync(dir)) return 0;
   let n = 0;
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {

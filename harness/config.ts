@@ -29,6 +29,7 @@ export class ConfigError extends Error {
   constructor(message: string) {
     super(`Configuration error: ${message}\n(See README.md › Configuration. With no configuration at all the suite runs against the embedded reference target.)`);
     this.name = 'ConfigError';
+    this.stack = `${this.name}: ${this.message}`; // the message is the whole story; no code frame
   }
 }
 
@@ -99,4 +100,9 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: ConfigSou
       'or CLOUDREVE_EMAIL/CLOUDREVE_PASSWORD (and _2 for cross-user checks)');
   }
   return { kind: 'live', url: url.toString().replace(/\/+$/, ''), admin, user, user2, policies, sources };
+}
+
+/** Where the suite writes its reports, leak audits and admin journals (CONFORMANCE_REPORTS_DIR, default reports/). */
+export function reportsDir(): string {
+  return process.env.CONFORMANCE_REPORTS_DIR ?? 'reports';
 }

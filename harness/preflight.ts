@@ -9,6 +9,8 @@ export class PreflightError extends Error {
   constructor(message: string) {
     super(redact(message));
     this.name = 'PreflightError';
+    this.stack = `${this.name}: ${this.message}`; // the message is the whole story; no code frame
+
   }
 }
 
