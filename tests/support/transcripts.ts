@@ -44,7 +44,7 @@ export function requestUrl(e: Exchange): string {
 /** The recorded answer as a fetch Response (a recorded byte body is replayed as that many bytes, or its text). */
 export function recordedResponse(e: Exchange, body: unknown = e.response.body, status = e.response.status,
   headers: Record<string, string> = e.response.headers): Response {
-  let payload: ConstructorParameters<typeof Response>[0];
+  let payload: RequestInit['body'];
   if (isRecordedBytes(body)) payload = body.text ?? new Uint8Array(body.bytes);
   else payload = typeof body === 'string' ? body : JSON.stringify(body);
   if ([204, 304].includes(status)) payload = null;
@@ -56,7 +56,7 @@ export function recordedResponse(e: Exchange, body: unknown = e.response.body, s
 export function recordedRequest(e: Exchange): Request {
   const headers = new Headers(e.request.headers);
   headers.delete('content-length');
-  let body: ConstructorParameters<typeof Response>[0] | undefined;
+  let body: RequestInit['body'];
   if (e.request.body !== undefined && e.request.body !== null && !['GET', 'HEAD'].includes(e.request.method)) {
     body = isRecordedBytes(e.request.body) ? new Uint8Array(e.request.body.bytes) : JSON.stringify(e.request.body);
   }
