@@ -2,7 +2,7 @@
 // Configuration), or, with none, against the embedded reference target, one per worker.
 import { defineConfig } from '@playwright/test';
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from './harness/config.js';
+import { loadConfig, POLICY_TYPES, type PolicyType } from './harness/config.js';
 
 // One id per run, shared by the workers (they inherit the environment): it names the sandbox folder.
 process.env.CONFORMANCE_RUN_ID ??= `${new Date().toISOString().slice(0, 10).replaceAll('-', '')}-${randomBytes(3).toString('hex')}`;
@@ -11,9 +11,8 @@ const config = loadConfig();
 // Where reports go, and which specs run (defaults: reports/, specs/); the project's own tests use both to run the suite in isolation.
 const reports = process.env.CONFORMANCE_REPORTS_DIR ?? 'reports';
 
-export default defineConfig({
+export default defineConfig<object, { policy: PolicyType }>({
   testDir: process.env.CONFORMANCE_SPECS_DIR ?? './specs',
-  testMatch: '**/*.spec.ts',
   forbidOnly: !!process.env.CI,
   fullyParallel: config.kind === 'embedded',
   // A live deployment is shared state (site settings, quota): one worker, so admin changes never overlap.
@@ -30,4 +29,14 @@ export default defineConfig({
   ],
   outputDir: 'test-results/suite',
   use: { trace: 'off' },
+  // The contract specs once; the behavioural upload suite once per storage policy, each test titled @policy:<type>.
+  projects: [
+    { name: 'contract', testMatch: 'contract/**/*.spec.ts' },
+    ...POLICY_TYPES.map((policy) => ({
+      name: `upload-${policy}`,
+      testMatch: 'upload/**/*.spec.ts',
+      grep: new RegExp(`@policy:${policy}\\b`),
+      use: { policy },
+    })),
+  ],
 });

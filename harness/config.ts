@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 
 export const CONFIG_KEYS = ['CLOUDREVE_URL', 'CLOUDREVE_ADMIN_EMAIL', 'CLOUDREVE_ADMIN_PASSWORD', 'CLOUDREVE_EMAIL',
-  'CLOUDREVE_PASSWORD', 'CLOUDREVE_EMAIL_2', 'CLOUDREVE_PASSWORD_2', 'CLOUDREVE_POLICIES'] as const;
+  'CLOUDREVE_PASSWORD', 'CLOUDREVE_EMAIL_2', 'CLOUDREVE_PASSWORD_2', 'CLOUDREVE_POLICIES', 'CLOUDREVE_SLAVE_URL',
+  'CLOUDREVE_SLAVE_SECRET'] as const;
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
 export const POLICY_TYPES = ['local', 'remote', 'relay', 's3', 'ks3', 'oss', 'cos', 'obs', 'onedrive', 'qiniu', 'upyun'] as const;
@@ -21,6 +22,8 @@ export interface TargetConfig {
   user?: Credentials;
   user2?: Credentials;
   policies?: PolicyType[];
+  /** A slave node for the remote policy (registered by the harness with the admin identity). */
+  slave?: { url: string; secret: string };
   /** Where each key came from, for messages (never the values). */
   sources: Partial<Record<ConfigKey, string>>;
 }
@@ -83,6 +86,13 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: ConfigSou
     policies = list as PolicyType[];
   }
 
+  let slave: TargetConfig['slave'];
+  if (values.CLOUDREVE_SLAVE_URL || values.CLOUDREVE_SLAVE_SECRET) {
+    if (!values.CLOUDREVE_SLAVE_URL || !values.CLOUDREVE_SLAVE_SECRET) throw new ConfigError('CLOUDREVE_SLAVE_URL and CLOUDREVE_SLAVE_SECRET go together');
+    try { new URL(values.CLOUDREVE_SLAVE_URL); } catch { throw new ConfigError(`CLOUDREVE_SLAVE_URL is not a URL: "${values.CLOUDREVE_SLAVE_URL}"`); }
+    slave = { url: values.CLOUDREVE_SLAVE_URL.replace(/\/+$/, ''), secret: values.CLOUDREVE_SLAVE_SECRET };
+  }
+
   if (!values.CLOUDREVE_URL) {
     const stray = CONFIG_KEYS.filter((k) => k !== 'CLOUDREVE_POLICIES' && values[k] !== undefined);
     if (stray.length) throw new ConfigError(`${stray.join(', ')} set (${stray.map((k) => sources[k]).join(', ')}) but CLOUDREVE_URL is not: name the deployment to test`);
@@ -99,7 +109,7 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: ConfigSou
     throw new ConfigError('a live run needs CLOUDREVE_ADMIN_EMAIL/CLOUDREVE_ADMIN_PASSWORD (the harness then creates its own users) ' +
       'or CLOUDREVE_EMAIL/CLOUDREVE_PASSWORD (and _2 for cross-user checks)');
   }
-  return { kind: 'live', url: url.toString().replace(/\/+$/, ''), admin, user, user2, policies, sources };
+  return { kind: 'live', url: url.toString().replace(/\/+$/, ''), admin, user, user2, policies, slave, sources };
 }
 
 /** Where the suite writes its reports, leak audits and admin journals (CONFORMANCE_REPORTS_DIR, default reports/). */

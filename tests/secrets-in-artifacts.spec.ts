@@ -63,11 +63,11 @@ test('CT-SEC-001 no password or token in any artifact of a run', async () => {
   const ref = await startReference({ port: 0 });
   const work = mkdtempSync(join(tmpdir(), 'crc-secrets-'));
   try {
-    mkdirSync(join(work, 'specs'));
-    writeFileSync(join(work, 'specs', 'leaky.spec.ts'), LEAKY_SPEC);
+    mkdirSync(join(work, 'specs', 'contract'), { recursive: true });
+    writeFileSync(join(work, 'specs', 'contract', 'leaky.spec.ts'), LEAKY_SPEC);
     const { admin, user, user2 } = ref.identities;
     const res = spawnSync(process.execPath, [join(root, 'node_modules/@playwright/test/cli.js'), 'test', '--trace=on',
-      `--output=${join(work, 'results')}`, '--reporter=list,json,junit,html', '--workers=1'], {
+      `--output=${join(work, 'results')}`, '--reporter=list,json,junit,html', '--workers=1', '--project=contract'], {
       cwd: root, encoding: 'utf8', timeout: 110_000,
       env: { ...process.env, CI: '', CONFORMANCE_SPECS_DIR: join(work, 'specs'), CONFORMANCE_REPORTS_DIR: join(work, 'reports'),
         PLAYWRIGHT_JSON_OUTPUT_NAME: join(work, 'reports', 'run.json'), PLAYWRIGHT_JUNIT_OUTPUT_NAME: join(work, 'reports', 'run.xml'),
