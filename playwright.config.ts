@@ -25,6 +25,7 @@ export default defineConfig<object, { policy: PolicyType }>({
     ['html', { open: 'never', outputFolder: `${reports}/html` }],
     ['junit', { outputFile: `${reports}/suite/junit.xml` }],
     ['json', { outputFile: `${reports}/suite/results.json` }],
+    ['./tools/matrix-reporter.ts', { outputDir: reports }],
     ['./tools/summary-reporter.ts', { outputFile: `${reports}/suite/summary.json`, label: 'conformance suite' }],
   ],
   outputDir: 'test-results/suite',
