@@ -77,6 +77,7 @@ test('CT-SEC-001 no password or token in any artifact of a run', async () => {
   const work = mkdtempSync(join(tmpdir(), 'crc-secrets-'));
   try {
     mkdirSync(join(work, 'specs', 'contract'), { recursive: true });
+    writeFileSync(join(work, 'package.json'), '{"type":"module"}'); // load the spec as ESM, like the project's
     writeFileSync(join(work, 'specs', 'contract', 'leaky.spec.ts'), LEAKY_SPEC);
     const { admin, user, user2 } = ref.identities;
     // Asynchronous: the reference target answers from this process's event loop while the run goes on.
