@@ -117,10 +117,20 @@ export function validatingFetch(options: TransportOptions): (input: Request | st
     let parseError: string | undefined;
     // Bodies documented or labelled as JSON are buffered; a JSON-looking body under another label is read too, so
     // that a wrong Content-Type on an envelope is reported with its content.
-    const documentedJson = documentsJson(operation.object, response.status);
-    if (resMedia?.endsWith('json') || (documentedJson && (!resMedia || resMedia.startsWith('text/')))) {
+    const documented = documentedMedia(operation.object, response.status);
+    const documentsJson = documented.some((k) => k.endsWith('json'));
+    const covered = !!resMedia && documented.some((k) => k === resMedia || k === '*/*' || (k.endsWith('/*') && resMedia.startsWith(k.slice(0, -1))));
+    // A text body is read as a suspected envelope only where its media type is not documented for the status: a text
+    // file served by a download route is the file, not an envelope.
+    if (resMedia?.endsWith('json') || (documentsJson && (!resMedia || (resMedia.startsWith('text/') && !covered)))) {
       text = await ex.text(response);
       try { json = JSON.parse(text); } catch (e) { parseError = (e as Error).message; }
+      // Routes that serve files (documented with byte media types too) may serve a JSON file: only an object with a
+      // numeric code is their error envelope.
+      const servesFiles = documented.some((k) => !k.endsWith('json'));
+      if (servesFiles && !(json && typeof json === 'object' && typeof (json as { code?: unknown }).code === 'number')) {
+        return rebuilt(response, nullBodyStatus(response.status) ? null : text);
+      }
     }
     const correlationId = typeof (json as any)?.correlation_id === 'string' ? (json as any).correlation_id : undefined;
     const violations = runResponseChecks({ contract, operation, status: response.status, contentType: resType, text, json,
@@ -584,11 +594,12 @@ function nullBodyStatus(status: number): boolean {
   return status === 101 || status === 204 || status === 205 || status === 304;
 }
 
-function documentsJson(op: Record<string, any>, status: number): boolean {
+/** The media types the operation documents for a status (shared $ref responses are envelopes). */
+function documentedMedia(op: Record<string, any>, status: number): string[] {
   const r = op.responses?.[String(status)] ?? op.responses?.default;
-  if (!r) return false;
-  if (r.$ref) return true; // shared responses are envelopes
-  return Object.keys(r.content ?? {}).some((k) => k.endsWith('json'));
+  if (!r) return [];
+  if (r.$ref) return ['application/json'];
+  return Object.keys(r.content ?? {}).map((k) => k.toLowerCase());
 }
 
 /**

@@ -1,0 +1,168 @@
+// Upload sessions of the local policy (service/explorer/upload.go, pkg/filemanager/manager/upload.go): create a
+// session (placeholder + charged quota + lock), receive chunks at their offsets in any order (the request that
+// brings the last missing index completes the upload), cancel; plus the provider callbacks' session checks.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { AppError, Code, FsErr, paramError } from '../envelope.js';
+import { Kind } from '../hashid.js';
+import { META_THUMB_DISABLED, META_UPLOAD_SESSION } from '../fs.js';
+import { bind, declaredLength, jsonBody, register, type Services } from '../http.js';
+import { requireUri } from '../uri.js';
+import { completeUpload, prepareUpload, rollback, validMetadataKey } from '../uploads.js';
+import type { UploadSession } from '../state.js';
+
+const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+function callbackSecret(): string {
+  return [...randomBytes(32)].map((b) => ALNUM[b % ALNUM.length]).join('');
+}
+
+/** Routes that take JSON bodies. */
+export function uploadRoutes(app: FastifyInstance, svc: Services): void {
+  const { st, fs, views } = svc;
+
+  register(app, svc, 'PUT', '/file/upload', 'optional', async (c) => {
+    const b = bind(jsonBody(c), [
+      { key: 'uri', name: 'Uri', kind: 'string', required: true },
+      { key: 'size', name: 'Size', kind: 'int', min: 0 },
+      { key: 'last_modified', name: 'LastModified', kind: 'int' },
+      { key: 'mime_type', name: 'MimeType', kind: 'string' },
+      { key: 'policy_id', name: 'PolicyID', kind: 'string' },
+      { key: 'metadata', name: 'Metadata', kind: 'map', max: 256 },
+      { key: 'entity_type', name: 'EntityType', kind: 'string', check: (v) => ['', 'live_photo', 'version'].includes(v as string) },
+      { key: 'encryption_supported', name: 'EncryptionSupported', kind: 'strings' },
+      { key: 'previous', name: 'Previous', kind: 'string' },
+    ]);
+    const uri = requireUri(b.uri);
+    if (b.policy_id && st.hash.decode(Kind.Policy, b.policy_id) === undefined) {
+      throw new AppError(Code.ParamErr, 'unknown policy id');
+    }
+    const metadata = (b.metadata ?? {}) as Record<string, string>;
+    if (Object.keys(metadata).some((k) => !validMetadataKey(k))) throw new AppError(Code.ParamErr, 'Invalid metadata key');
+
+    const id = randomUUID();
+    const ttl = st.settingInt('upload_session_timeout', 86400);
+    const expires = Math.floor(Date.now() / 1000 + ttl);
+    const size = (b.size as number | undefined) ?? 0;
+    const p = prepareUpload(svc, c.caller, uri, { size, entityType: b.entity_type ?? '', previous: b.previous, sessionId: id });
+    if (p.policy.type !== 'local') {
+      // Only the local driver is emulated; a cloud driver's Token() would fail here with a plain error.
+      await rollback(svc, p);
+      throw new AppError(Code.NotSet, '');
+    }
+    const chunkSize = Number(p.policy.settings.chunk_size ?? 0);
+    const session: UploadSession = {
+      id, uid: p.owner.id, fileId: p.file.id, entityId: p.entity.id, uri: uri.raw, size, chunkSize, expires,
+      callbackSecret: callbackSecret(), policyId: p.policy.id, received: new Set(),
+      lastModified: b.last_modified > 0 ? new Date(b.last_modified) : undefined, metadata,
+      lockToken: `opaquelocktoken:${randomUUID()}`,
+    };
+    // Registered before any await: from here on the placeholder is locked by this session.
+    st.sessions.set(id, session);
+    try {
+      await svc.blobs.create(p.entity.source, size, p.policy.settings.pre_allocate === true);
+    } catch {
+      st.sessions.delete(id);
+      await rollback(svc, p);
+      throw new AppError(Code.IOFailed, 'Failed to create placeholder file');
+    }
+    return {
+      session_id: id, upload_id: '', chunk_size: chunkSize, expires, storage_policy: views.policy(p.policy),
+      uri: uri.raw, callback_secret: session.callbackSecret,
+    };
+  });
+
+  register(app, svc, 'DELETE', '/file/upload', 'optional', async (c) => {
+    const b = bind(jsonBody(c), [
+      { key: 'id', name: 'ID', kind: 'string', required: true },
+      { key: 'uri', name: 'Uri', kind: 'string', required: true },
+    ]);
+    const uri = requireUri(b.uri);
+    const session = st.liveSession(b.id);
+    const file = fs.get(c.caller, uri, ['my']);
+    if (file.isRoot) throw FsErr.notSupported();
+    if (session && (session.uid !== c.caller!.id || session.fileId !== file.id)) {
+      throw new AppError(Code.NotFound, 'Upload session not found');
+    }
+    // The upload metadata goes whatever matched; an expired session is cancelled through its entity.
+    file.metadata.delete(META_UPLOAD_SESSION);
+    file.metadata.delete(META_THUMB_DISABLED);
+    const entity = file.entityIds.map((eid) => st.entities.get(eid)).find((e) => e?.uploadSessionId === b.id);
+    if (entity) {
+      if (file.entityIds.length === 1) await fs.hardDelete(file);
+      else await fs.dropEntity(file, entity.id);
+    }
+    st.sessions.delete(b.id);
+    return undefined;
+  });
+
+  // Callbacks of cloud policies: only their session checks can be met here (every session is a local one).
+  const callbacks: [string, string][] = [['POST', 'obs'], ['POST', 'onedrive'], ['GET', 'cos'], ['GET', 's3'],
+    ['POST', 'remote'], ['POST', 'oss'], ['POST', 'upyun'], ['POST', 'qiniu'], ['GET', 'ks3']];
+  for (const [method, type] of callbacks) {
+    register(app, svc, method, `/callback/${type}/:session_id/:key`, 'none', async (c) => {
+      const { session_id: sid, key } = c.req.params as { session_id: string; key: string };
+      const fail = (code: number, msg: string) => new AppError(code, msg, { status: 401 });
+      const session = st.liveSession(sid);
+      if (!session) throw fail(Code.UploadSessionExpired, 'Upload session does not exist or expired');
+      if (!safeEqual(session.callbackSecret, key)) throw fail(Code.CredentialInvalid, 'Invalid callback secret');
+      // No session can be of this route's policy type: the local policy has no callback.
+      throw fail(Code.PolicyNotAllowed, '');
+    });
+  }
+}
+
+/** The chunk route, registered where request bodies are left unread (streamed to the blob). */
+export function chunkRoute(app: FastifyInstance, svc: Services): void {
+  const { st } = svc;
+  register(app, svc, 'POST', '/file/upload/:sessionId/:index', 'optional', async (c) => {
+    const { sessionId, index: rawIndex } = c.req.params as { sessionId: string; index: string };
+    if (!/^[+-]?\d+$/.test(rawIndex)) throw paramError('Parameter error');
+    const index = Number(rawIndex);
+    if (index < 0) throw paramError('Index too short');
+
+    const session = st.liveSession(sessionId);
+    if (!session || !c.caller || session.uid !== c.caller.id) throw new AppError(Code.UploadSessionExpired, '');
+    const file = st.files.get(session.fileId);
+    const entity = st.entities.get(session.entityId);
+    if (!file || !entity) throw FsErr.pathNotExist();
+    // 4.11.0+: the upload lock is confirmed on every chunk.
+    if (session.unlocked) throw new AppError(Code.LockConflict, 'Lock expired');
+    if (st.policies.get(session.policyId)?.type !== 'local') throw new AppError(Code.PolicyNotAllowed, '');
+    const chunk = session.chunkSize;
+    if (chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
+    if (index * chunk > 0 && index * chunk >= session.size) {
+      throw new AppError(Code.InvalidChunkIndex, 'Chunk offset cannot be greater than file size');
+    }
+    const last = chunk === 0 || (index + 1) * chunk >= session.size;
+    const expected = last ? session.size - index * chunk : chunk;
+    const length = declaredLength(c);
+    if (length !== expected) throw new AppError(Code.InvalidContentLength, `Invalid Content-Length (expected: ${expected})`);
+
+    let written: number;
+    try {
+      written = await svc.blobs.writeAt(entity.source, index * chunk, c.req.raw, expected);
+    } catch {
+      throw new AppError(Code.IOFailed, 'Failed to upload file');
+    }
+    if (written !== expected) throw new AppError(Code.IOFailed, 'Uploaded data does not match purposed size');
+
+    // A session cancelled or completed meanwhile: the chunk is accepted without completing anything.
+    if (!st.sessions.has(session.id)) return undefined;
+    const count = chunk === 0 || session.size === 0 ? 1 : Math.ceil(session.size / chunk);
+    const before = session.received.size;
+    session.received.add(index);
+    if (session.received.size === count && before < count) {
+      st.sessions.delete(session.id);
+      await completeUpload(svc, file, entity, { lastModified: session.lastModified, metadata: session.metadata });
+    }
+    return undefined;
+  });
+}
+
+function safeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return d === 0;
+}
