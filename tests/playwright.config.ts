@@ -1,5 +1,9 @@
 // The project's own tests (contract, harness, tooling): `npm test` runs them with the suite.
 import { defineConfig } from '@playwright/test';
+import { fileURLToPath } from 'node:url';
+
+// Custom reporters get paths as given: make them absolute (relative to the project root).
+const fromRoot = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 
 export default defineConfig({
   testDir: '.',
@@ -11,7 +15,7 @@ export default defineConfig({
   reporter: [
     ['list'],
     ['junit', { outputFile: '../reports/own/junit.xml' }],
-    ['../tools/summary-reporter.ts', { outputFile: '../reports/own/summary.json', label: 'own tests' }],
+    ['../tools/summary-reporter.ts', { outputFile: fromRoot('reports/own/summary.json'), label: 'own tests' }],
   ],
   outputDir: '../test-results/own',
 });

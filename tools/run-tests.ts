@@ -3,6 +3,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 
+// Coverage of harness/ and fixtures/ over every run (.c8rc.json): both runs are Playwright's transform, so their raw
+// V8 data merge correctly.
+const coverageTmp = 'coverage/tmp';
+rmSync('coverage', { recursive: true, force: true });
+
 interface Run { label: string; args: string[]; summary: string; }
 const runs: Run[] = [{ label: 'own tests', args: ['-c', 'tests/playwright.config.ts'], summary: 'reports/own/summary.json' }];
 const hasSpecs = existsSync('specs') && readdirSync('specs', { recursive: true }).some((f) => String(f).endsWith('.spec.ts'));
@@ -12,7 +17,8 @@ const total = { passed: 0, failed: 0, skipped: 0 };
 let crashed = false;
 for (const run of runs) {
   rmSync(run.summary, { force: true });
-  const res = spawnSync('npx', ['playwright', 'test', ...run.args, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const res = spawnSync('npx', ['playwright', 'test', ...run.args, ...process.argv.slice(2)],
+    { stdio: 'inherit', env: { ...process.env, NODE_V8_COVERAGE: coverageTmp } });
   if (!existsSync(run.summary)) {
     console.error(`${run.label}: Playwright ended (exit ${res.status}) without a summary: counted as one failure`);
     total.failed++;
@@ -23,5 +29,7 @@ for (const run of runs) {
   total.passed += c.passed; total.failed += c.failed; total.skipped += c.skipped;
   if (res.status !== 0 && c.failed === 0) { console.error(`${run.label}: exit ${res.status} (${c.status})`); crashed = true; }
 }
+const report = spawnSync('npx', ['c8', 'report'], { stdio: 'inherit' });
+if (report.status !== 0) console.error('coverage report failed');
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exitCode = total.failed || crashed ? 1 : 0;
