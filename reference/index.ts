@@ -22,8 +22,12 @@ export interface ReferenceTarget {
   url: string;
   version: string;
   identities: { admin: Credentials; user: Credentials; user2: Credentials };
-  /** The reference's slave node (remote policy): its URL and secret, for the harness to register through the admin API. */
-  slave?: { url: string; secret: string };
+  /**
+   * The reference's slave node (remote storage policy): a second loopback listener with its own random secret, storing
+   * under `<dataDir>/slave`. Not registered: the harness registers it through the admin API (PUT /admin/node with
+   * `server: url, slave_key: secret`, then a remote policy with its `node_id`).
+   */
+  slave: { url: string; secret: string };
   close(): Promise<void>;
 }
 

@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Tokens } from './auth.js';
-import { Blobs } from './blobs.js';
 import { FileSystem } from './fs.js';
 import { type Services } from './http.js';
 import { State, VERSION } from './state.js';
@@ -21,6 +20,9 @@ import { shareRoutes } from './routes/share.js';
 import { siteRoutes } from './routes/site.js';
 import { chunkRoute, uploadRoutes } from './routes/upload.js';
 import { userRoutes } from './routes/user.js';
+import { remoteCallbackRoute } from './routes/callback-remote.js';
+import { RemoteAwareBlobs, remoteUrlHook } from './slave/master.js';
+import { startSlave, type SlaveNode } from './slave/server.js';
 import type { Credentials, ReferenceOptions, ReferenceTarget } from './index.js';
 
 export async function startReference(options: ReferenceOptions = {}): Promise<ReferenceTarget> {
@@ -28,12 +30,13 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'cloudreve-reference-'));
   const st = new State(dataDir, new Set(options.faults ?? []));
-  const blobs = new Blobs(dataDir);
+  const blobs = new RemoteAwareBlobs(dataDir, st);
   const fs = new FileSystem(st, blobs);
   const svc: Services = { st, fs, blobs, views: new Views(st, fs), tokens: new Tokens(st) };
 
   let app: FastifyInstance | undefined;
   let url: string;
+  let slave: SlaveNode | undefined;
   try {
     app = buildApp(svc);
     await app.listen({ port: options.port ?? 0, host });
@@ -42,12 +45,16 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
     url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     // Download URLs are built from siteURL; point it at where this target really listens.
     st.settings.set('siteURL', url);
+    // The slave node of the remote policy: its own listener, secret and storage (<dataDir>/slave); the harness
+    // registers it through the admin API.
+    slave = await startSlave({ host, dir: join(dataDir, 'slave') });
   } catch (e) {
     await app?.close();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
     throw e;
   }
   const server = app;
+  const node = slave;
 
   const identities = {
     admin: credentials('admin'),
@@ -59,6 +66,7 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
     if (closed) return;
     closed = true;
     await server.close();
+    await node.close();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
   };
   if (options.createIdentities ?? true) {
@@ -69,7 +77,7 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
       throw e;
     }
   }
-  return { url, version: VERSION, identities, close };
+  return { url, version: VERSION, identities, slave: { url: node.url, secret: node.secret }, close };
 }
 
 function buildApp(svc: Services): FastifyInstance {
@@ -89,12 +97,16 @@ function buildApp(svc: Services): FastifyInstance {
   shareRoutes(app, svc);
   davRoutes(app, svc);
   adminRoutes(app, svc);
+  // Downloads of entities stored on a slave node point at the node (remote.Driver.Source).
+  app.addHook('onSend', remoteUrlHook(svc));
   // Chunks and file content are streamed to disk: in this scope no body is ever parsed, whatever its type.
   void app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
     raw.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     chunkRoute(raw, svc);
     contentUploadRoute(raw, svc);
+    // The slave's completion callback: its body is part of what the node signed.
+    remoteCallbackRoute(raw, svc);
   });
 
   // gin's answer to an unknown route: plain text, not an envelope.

@@ -6,6 +6,7 @@ import { AppError, Code, FsErr } from './envelope.js';
 import { Kind } from './hashid.js';
 import { META_THUMB_DISABLED, META_UPLOAD_SESSION } from './fs.js';
 import { validName, type CloudreveUri } from './uri.js';
+import { remoteOf } from './slave/master.js';
 import type { Services } from './http.js';
 import type { EntityRow, FileRow, PolicyRow, UserRow } from './state.js';
 
@@ -66,6 +67,8 @@ export function prepareUpload(svc: Services, caller: UserRow | undefined, uri: C
     newFile = true;
   }
   const entity = fs.newEntity(owner, policy, a.size, a.sessionId);
+  // An entity of a remote policy lives on the policy's node, at the path its name rules give.
+  remoteOf(svc)?.adopt(entity, policy, owner.id, uri.segments);
   if (a.entityType === 'live_photo') entity.type = 2;
   file.entityIds.push(entity.id);
   if (a.sessionId) file.metadata.set(META_UPLOAD_SESSION, a.sessionId);

@@ -122,7 +122,8 @@ async function standalone(child: ReturnType<typeof spawn>, dir: string): Promise
   });
   const config = JSON.parse(line);
   expect(Object.keys(config).sort()).toEqual(['CLOUDREVE_ADMIN_EMAIL', 'CLOUDREVE_ADMIN_PASSWORD', 'CLOUDREVE_EMAIL',
-    'CLOUDREVE_EMAIL_2', 'CLOUDREVE_PASSWORD', 'CLOUDREVE_PASSWORD_2', 'CLOUDREVE_URL']);
+    'CLOUDREVE_EMAIL_2', 'CLOUDREVE_PASSWORD', 'CLOUDREVE_PASSWORD_2', 'CLOUDREVE_SLAVE_SECRET', 'CLOUDREVE_SLAVE_URL',
+    'CLOUDREVE_URL']);
   const login = await post(config.CLOUDREVE_URL, '/session/token', { email: config.CLOUDREVE_EMAIL, password: config.CLOUDREVE_PASSWORD });
   expect(login.code).toBe(0);
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

@@ -1,5 +1,6 @@
 // `npm run reference -- [--port 5212] [--host 127.0.0.1]`: starts the embedded reference target, registers its
-// three identities through its own API and prints one JSON line of the harness's configuration keys. Ctrl-C
+// three identities through its own API and prints one JSON line of the harness's configuration keys (with its slave
+// node, CLOUDREVE_SLAVE_URL / CLOUDREVE_SLAVE_SECRET, for the remote policy). Ctrl-C
 // (SIGINT) or SIGTERM closes it and removes its data directory.
 import { parseArgs } from 'node:util';
 import { startReference } from '../reference/index.js';
@@ -21,6 +22,7 @@ console.log(JSON.stringify({
   CLOUDREVE_ADMIN_EMAIL: admin.email, CLOUDREVE_ADMIN_PASSWORD: admin.password,
   CLOUDREVE_EMAIL: user.email, CLOUDREVE_PASSWORD: user.password,
   CLOUDREVE_EMAIL_2: user2.email, CLOUDREVE_PASSWORD_2: user2.password,
+  CLOUDREVE_SLAVE_URL: target.slave.url, CLOUDREVE_SLAVE_SECRET: target.slave.secret,
 }));
 
 let stopping = false;

@@ -37,7 +37,7 @@ export const PROFILES: Record<PolicyType, CapabilityProfile> = {
     emulated: true, howToEnable: 'every Cloudreve has the default local policy' },
   remote: { policy: 'remote', policyType: 'remote', chunkEndpoint: 'slave', finish: 'last-chunk', outOfOrderChunks: true,
     serverChecksChunks: true, cancelUndoes: ['session', 'placeholder', 'quota'], minChunkSize: SMALL, hasUploadUrls: true,
-    emulated: false, howToEnable: 'run a Cloudreve slave node and give an admin identity (the harness registers the node and a remote policy)' },
+    emulated: true, howToEnable: 'run a Cloudreve slave node and give an admin identity (the harness registers the node and a remote policy)' },
   relay: { policy: 'relay', policyType: 's3', chunkEndpoint: 'master', finish: 'last-chunk', outOfOrderChunks: false,
     serverChecksChunks: true, cancelUndoes: ['session', 'placeholder', 'quota'], minChunkSize: 0, hasUploadUrls: false,
     emulated: false, howToEnable: 'an S3 endpoint and an admin identity (the harness creates an S3 policy with relay on)' },

@@ -5,6 +5,7 @@ import { AppError, Code, paramError } from '../envelope.js';
 import { bind, jsonBody, register, type Ctx, type Services } from '../http.js';
 import { ANONYMOUS_GROUP, digestPassword, HIDDEN_SETTINGS, MB, type GroupRow, type NodeRow, type PolicyRow } from '../state.js';
 import { createUser } from './user.js';
+import { remoteOf } from '../slave/master.js';
 
 type Obj = Record<string, any>;
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -48,6 +49,8 @@ export function adminRoutes(app: FastifyInstance, svc: Services): void {
   });
   reg('PUT', '/policy', async (c) => {
     const input = policyInput(c);
+    // node_id is a foreign key: a node that does not exist fails the insert.
+    if (input.nodeId && !st.nodes.has(input.nodeId)) throw new AppError(Code.DBError, 'Failed to create policy');
     const now = new Date();
     const p: PolicyRow = { ...emptyPolicy(), ...input, id: st.nextId('policy'), createdAt: now, updatedAt: now };
     if (p.type === 'local') p.dirNameRule = 'data/uploads/{uid}/{path}';
@@ -56,8 +59,10 @@ export function adminRoutes(app: FastifyInstance, svc: Services): void {
   });
   reg('PUT', '/policy/:id', async (c) => {
     const p = policyOr50001(idParam(c));
+    const input = policyInput(c);
+    if (input.nodeId && !st.nodes.has(input.nodeId)) throw new AppError(Code.DBError, 'Failed to update policy');
     // The whole row is replaced: fields left out are reset (round-trip what adminGetPolicy answered).
-    Object.assign(p, emptyPolicy(), policyInput(c), { id: p.id, createdAt: p.createdAt, updatedAt: new Date() });
+    Object.assign(p, emptyPolicy(), input, { id: p.id, createdAt: p.createdAt, updatedAt: new Date() });
     return views.adminPolicy(p, true);
   });
   reg('DELETE', '/policy/:id', async (c) => {
@@ -219,16 +224,23 @@ export function adminRoutes(app: FastifyInstance, svc: Services): void {
     return undefined;
   });
   reg('POST', '/node/test', async (c) => {
-    const { row } = nodeInput(c);
-    // The master pings the slave; this target has no slave to reach unless one is really listening there.
+    // TestNodeService: a signed POST /api/v4/slave/ping {callback: siteURL} with the given key; the slave pings this
+    // master back and compares versions.
+    const { node: n } = bind(jsonBody(c), [{ key: 'node', name: 'Node', kind: 'object', required: true }]);
+    const remote = remoteOf(svc);
     try {
-      const res = await fetch(new URL('/api/v4/slave/ping', row.server), { method: 'POST', signal: AbortSignal.timeout(3000) });
-      const body = await res.json() as { code?: number; msg?: string };
-      if (body.code !== 0) throw new AppError(Code.ParamErr, `Successfully connected to slave node, but slave returns: ${body.msg ?? ''}`);
-    } catch (e) {
-      if (e instanceof AppError) throw e;
-      throw new AppError(Code.ParamErr, `Failed to connect to node: ${(e as Error).message}`);
+      new URL(str(n.server));
+    } catch {
+      throw new AppError(Code.ParamErr, 'Failed to parse node URL');
     }
+    if (!remote) throw new AppError(Code.ParamErr, 'Failed to connect to node: no client');
+    let answer: { code: number; msg: string };
+    try {
+      answer = await remote.ping({ id: int(n.id), server: str(n.server), key: str(n.slave_key) }, c.correlationId);
+    } catch (e) {
+      throw new AppError(Code.ParamErr, `Failed to connect to node: ${e instanceof AppError ? e.msg : (e as Error).message}`);
+    }
+    if (answer.code !== 0) throw new AppError(Code.ParamErr, `Successfully connected to slave node, but slave returns: ${answer.msg ?? ''}`);
     return undefined;
   });
 

@@ -1,6 +1,8 @@
-// Upload sessions of the local policy (service/explorer/upload.go, pkg/filemanager/manager/upload.go): create a
-// session (placeholder + charged quota + lock), receive chunks at their offsets in any order (the request that
-// brings the last missing index completes the upload), cancel; plus the provider callbacks' session checks.
+// Upload sessions of the local and remote policies (service/explorer/upload.go, pkg/filemanager/manager/upload.go):
+// create a session (placeholder + charged quota + lock; for a remote policy also the slave-side session, with the
+// slave's chunk URL and a signed credential), receive chunks at their offsets in any order (the request that brings
+// the last missing index completes the upload; remote chunks go to the slave, see slave/server.ts), cancel; plus the
+// provider callbacks' session checks.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError, Code, FsErr, paramError } from '../envelope.js';
@@ -10,6 +12,7 @@ import { bind, declaredLength, jsonBody, register, type Services } from '../http
 import { requireUri } from '../uri.js';
 import { completeUpload, prepareUpload, rollback, validMetadataKey } from '../uploads.js';
 import type { UploadSession } from '../state.js';
+import { remoteOf } from '../slave/master.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -45,8 +48,9 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     const expires = Math.floor(Date.now() / 1000 + ttl);
     const size = (b.size as number | undefined) ?? 0;
     const p = prepareUpload(svc, c.caller, uri, { size, entityType: b.entity_type ?? '', previous: b.previous, sessionId: id });
-    if (p.policy.type !== 'local') {
-      // Only the local driver is emulated; a cloud driver's Token() would fail here with a plain error.
+    const remote = remoteOf(svc);
+    if (p.policy.type !== 'local' && !(p.policy.type === 'remote' && remote)) {
+      // Only the local and remote drivers are emulated; a cloud driver's Token() would fail here with a plain error.
       await rollback(svc, p);
       throw new AppError(Code.NotSet, '');
     }
@@ -59,6 +63,25 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     };
     // Registered before any await: from here on the placeholder is locked by this session.
     st.sessions.set(id, session);
+    if (p.policy.type === 'remote' && remote) {
+      // remote.Driver.Token: the slave-side session (its placeholder file, the callback to this master), then the
+      // chunk URL on the slave and the credential signed with the node key until the session expires.
+      let credential: { url: string; credential: string };
+      try {
+        const callback = new URL(`/api/v4/callback/remote/${id}/${session.callbackSecret}`, st.setting('siteURL')).toString();
+        await remote.createSession(p.policy, session, p.entity.source, { callback, correlationId: c.correlationId });
+        credential = remote.uploadCredential(p.policy, id, expires);
+      } catch (e) {
+        st.sessions.delete(id);
+        await rollback(svc, p);
+        throw e;
+      }
+      return {
+        session_id: id, upload_id: '', chunk_size: chunkSize, expires, upload_urls: [credential.url],
+        credential: credential.credential, storage_policy: views.policy(p.policy), uri: uri.raw,
+        callback_secret: session.callbackSecret,
+      };
+    }
     try {
       await svc.blobs.create(p.entity.source, size, p.policy.settings.pre_allocate === true);
     } catch {
@@ -88,17 +111,23 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     file.metadata.delete(META_UPLOAD_SESSION);
     file.metadata.delete(META_THUMB_DISABLED);
     const entity = file.entityIds.map((eid) => st.entities.get(eid)).find((e) => e?.uploadSessionId === b.id);
+    const policy = st.policies.get(entity?.policyId ?? session?.policyId ?? 0);
     if (entity) {
       if (file.entityIds.length === 1) await fs.hardDelete(file);
       else await fs.dropEntity(file, entity.id);
     }
     st.sessions.delete(b.id);
+    // remote.Driver.CancelToken: the slave's session and partial file go too — also after the session expired
+    // (the real 4.18.0 only cancels a live session and leaves the partial file on the slave).
+    const remote = remoteOf(svc);
+    if (remote && policy?.type === 'remote' && (session || entity)) await remote.cancelSession(policy, b.id, c.correlationId);
     return undefined;
   });
 
-  // Callbacks of cloud policies: only their session checks can be met here (every session is a local one).
+  // Callbacks of cloud policies: only their session checks can be met here (every session is a local or remote one).
+  // The remote policy's callback is routes/callback-remote.ts.
   const callbacks: [string, string][] = [['POST', 'obs'], ['POST', 'onedrive'], ['GET', 'cos'], ['GET', 's3'],
-    ['POST', 'remote'], ['POST', 'oss'], ['POST', 'upyun'], ['POST', 'qiniu'], ['GET', 'ks3']];
+    ['POST', 'oss'], ['POST', 'upyun'], ['POST', 'qiniu'], ['GET', 'ks3']];
   for (const [method, type] of callbacks) {
     register(app, svc, method, `/callback/${type}/:session_id/:key`, 'none', async (c) => {
       const { session_id: sid, key } = c.req.params as { session_id: string; key: string };
