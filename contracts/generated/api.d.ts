@@ -2336,7 +2336,7 @@ export interface components {
         /** @description An envelope with `code` 0. */
         SuccessResponse: components["schemas"]["Response"] & {
             /** @constant */
-            code?: 0;
+            code: 0;
         };
         /** @description A success envelope without a `data` key: `{"code":0,"msg":""}`. */
         EmptySuccessResponse: components["schemas"]["SuccessResponse"] & {
