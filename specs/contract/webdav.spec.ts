@@ -41,7 +41,7 @@ test.describe('webdav', () => {
         try {
           expect(account.name).toBe(name);
           expect(sameUri(account.uri, sandbox.root)).toBe(true);
-          expect(account.password).toMatch(/^[a-z]{32}$/);
+          expect(account.password).toMatch(/^[a-z0-9]{32}$/);
           expect(hasBit(account.options, 0), 'read-only option').toBe(true);
           const listed = (await allAccounts(user)).find((a) => a.id === account.id);
           expect(listed).toMatchObject({ name, password: account.password });

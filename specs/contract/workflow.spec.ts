@@ -112,7 +112,7 @@ test.describe('workflow', () => {
           expect(p.total, k).toBeGreaterThanOrEqual(0);
         }
         expect(ok(await user2.GET('/workflow/progress/{id}', { params: { path: { id: task.id } } }))).toEqual({});
-        await waitForTask(user, task.id);
+        // Not waiting for the task to end: a real server's queue may take long; the sandbox sweep removes its output.
       });
     });
 
