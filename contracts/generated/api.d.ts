@@ -3299,7 +3299,10 @@ export interface components {
             /** @description Stored view settings. */
             view?: components["schemas"]["ExplorerView"];
         };
-        /** @description Explorer view settings of a folder. */
+        /**
+         * @description Explorer view settings of a folder, as answered in listings (where `page_size` reflects the listing's own page
+         *     size, e.g. 2). Setting a view (PATCH /file/view) has tighter rules: ExplorerViewSetting.
+         */
         ExplorerView: {
             /** @description Page size. */
             page_size: number;
@@ -3321,6 +3324,15 @@ export interface components {
             gallery_width?: number;
             /** @description Columns of the list layout. */
             columns?: components["schemas"]["ListViewColumn"][];
+        };
+        /**
+         * @description A view as PATCH /file/view accepts it: the server binds `page_size` ≥ 50 and `gallery_width` 50–500 even when
+         *     the field is omitted (so it must be sent), and at most 1000 columns (4.18.0 inventory/types/types.go:157).
+         */
+        ExplorerViewSetting: components["schemas"]["ExplorerView"] & {
+            page_size: number;
+            gallery_width: number;
+            columns?: unknown[];
         };
         /** @description A column of the list layout. */
         ListViewColumn: {
@@ -3928,7 +3940,7 @@ export interface components {
             /** @description URI of the folder. */
             uri: string;
             /** @description The view setting; null clears it. */
-            view?: components["schemas"]["ExplorerView"] | null;
+            view?: components["schemas"]["ExplorerViewSetting"] | null;
         };
         /** @description Progress type (`upload`, `upload_count`, `upload_single_<n>`, `imported`, `indexed`, ...) to progress. */
         TaskProgresses: {
