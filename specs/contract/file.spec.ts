@@ -728,7 +728,7 @@ test.describe('file', () => {
     { annotation: [{ type: 'operation', description: 'updateViewSetting' }] }, async ({ user, sandbox }) => {
       const folder = sandbox.uri('viewed');
       await createFolder(user, folder);
-      const view = { page_size: 50, order: 'name', order_direction: 'desc' as const, view: 'list' as const, thumbnail: false, gallery_width: 220 };
+      const view = { page_size: 50, order: 'name', order_direction: 'desc' as const, view: 'list' as const, thumbnail: true, gallery_width: 220 }; // false would be omitted (omitempty)
       ok(await user.PATCH('/file/view', { body: { uri: folder, view } }));
       const listed = ok(await user.GET('/file', { params: { query: { uri: folder } } }));
       expect(listed.view).toMatchObject(view);
