@@ -2,6 +2,7 @@
 // a storage policy of that type (small chunks, so chunk boundaries are cheap), a group that uses it with a known
 // quota, and two users in the group. Everything is named after the run and removed at the end.
 import { registerSecret } from '../secrets.js';
+import { Code } from '../../contracts/generated/error-codes.js';
 import { unwrap, type CloudreveClient, type Credentials, type Schemas } from '../client/index.js';
 import type { CapabilityProfile } from './profiles.js';
 
@@ -31,10 +32,31 @@ export interface ProvisionOptions {
 
 function policyBody(profile: CapabilityProfile, name: string, options: ProvisionOptions, nodeId?: number): Record<string, unknown> {
   const common = { name, type: profile.policyType, max_size: 0, dir_name_rule: 'uploads/{uid}/{path}',
-    file_name_rule: '{uid}_{randomkey8}_{originname}', settings: { chunk_size: options.chunkSize } };
+    // pre_allocate as on Cloudreve's default policy: without it a chunk past the written end fails (50004), so chunks
+    // could not arrive out of order or in parallel.
+    file_name_rule: '{uid}_{randomkey8}_{originname}', settings: { chunk_size: options.chunkSize, pre_allocate: true } };
   if (profile.policy === 'local') return common;
   if (profile.policy === 'remote') return { ...common, server: options.slave!.url, node_id: nodeId, edges: {} };
   throw new Error(`provisioning ${profile.policy} policies is not implemented yet`);
+}
+
+/**
+ * Removes a policy. A real server recycles the blobs of deleted files asynchronously and refuses to delete a policy
+ * that still has entities (40037): those of our policy are force-deleted and the removal tried again, for a while.
+ */
+async function removePolicy(admin: CloudreveClient, id: number): Promise<void> {
+  const remove = () => admin.DELETE('/admin/policy/{id}', { params: { path: { id } } });
+  let res = await remove();
+  for (let attempt = 0; attempt < 20 && (res.data as { code?: number } | undefined)?.code === Code.PolicyUsedByFiles; attempt++) {
+    const page = unwrap(await admin.POST('/admin/entity', { body: { page: 1, page_size: 100, conditions: { entity_policy: String(id) } } }),
+      `list the entities of policy ${id}`) as { entities: { id: number }[] };
+    const ids = page.entities.map((e) => e.id);
+    // Success is an empty body (see the contract); an envelope is a failure.
+    if (ids.length) await admin.POST('/admin/entity/batch/delete', { body: { ids, force: true } });
+    await new Promise((r) => setTimeout(r, 500));
+    res = await remove();
+  }
+  unwrap(res, `remove policy ${id}`);
 }
 
 /** Creates policy, group and users; returns the environment and a function that removes all of it. */
@@ -56,7 +78,7 @@ export async function provisionPolicy(admin: CloudreveClient, profile: Capabilit
     }
     const policy = unwrap(await admin.PUT('/admin/policy', { body: { policy: policyBody(profile, tag, options, nodeId) } as never }),
       `create a ${profile.policy} policy`) as AdminPolicy;
-    undo.push(async () => { unwrap(await admin.DELETE('/admin/policy/{id}', { params: { path: { id: policy.id } } }), `remove policy ${policy.id}`); });
+    undo.push(async () => { await removePolicy(admin, policy.id); });
 
     // The group copies the default user group's permissions and settings, with our policy and quota.
     const template = unwrap(await admin.GET('/admin/group/{id}', { params: { path: { id: 2 } } }), 'read the default user group');
