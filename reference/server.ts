@@ -11,10 +11,13 @@ import { type Services } from './http.js';
 import { State, VERSION } from './state.js';
 import { Views } from './views.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminEntityRoutes } from './routes/admin-entity.js';
 import { contentUploadRoute, downloadRoutes } from './routes/content.js';
 import { davRoutes } from './routes/dav.js';
 import { fileRoutes } from './routes/file.js';
 import { fileMetaRoutes } from './routes/file-meta.js';
+import { fileExtraRoutes } from './routes/file-extra.js';
+import { workflowRoutes } from './routes/workflow.js';
 import { sessionRoutes } from './routes/session.js';
 import { shareRoutes } from './routes/share.js';
 import { siteRoutes } from './routes/site.js';
@@ -23,13 +26,14 @@ import { userRoutes } from './routes/user.js';
 import { remoteCallbackRoute } from './routes/callback-remote.js';
 import { RemoteAwareBlobs, remoteUrlHook } from './slave/master.js';
 import { startSlave, type SlaveNode } from './slave/server.js';
+import { checkedFaults } from './faults/index.js';
 import type { Credentials, ReferenceOptions, ReferenceTarget } from './index.js';
 
 export async function startReference(options: ReferenceOptions = {}): Promise<ReferenceTarget> {
   const host = options.host ?? '127.0.0.1';
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'cloudreve-reference-'));
-  const st = new State(dataDir, new Set(options.faults ?? []));
+  const st = new State(dataDir, checkedFaults(options.faults));
   const blobs = new RemoteAwareBlobs(dataDir, st);
   const fs = new FileSystem(st, blobs);
   const svc: Services = { st, fs, blobs, views: new Views(st, fs), tokens: new Tokens(st) };
@@ -47,7 +51,7 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
     st.settings.set('siteURL', url);
     // The slave node of the remote policy: its own listener, secret and storage (<dataDir>/slave); the harness
     // registers it through the admin API.
-    slave = await startSlave({ host, dir: join(dataDir, 'slave') });
+    slave = await startSlave({ host, dir: join(dataDir, 'slave'), faults: st.faults });
   } catch (e) {
     await app?.close();
     if (ownDir) await rm(dataDir, { recursive: true, force: true });
@@ -92,11 +96,14 @@ function buildApp(svc: Services): FastifyInstance {
   userRoutes(app, svc);
   fileRoutes(app, svc);
   fileMetaRoutes(app, svc);
+  fileExtraRoutes(app, svc);
+  workflowRoutes(app, svc);
   uploadRoutes(app, svc);
   downloadRoutes(app, svc);
   shareRoutes(app, svc);
   davRoutes(app, svc);
   adminRoutes(app, svc);
+  adminEntityRoutes(app, svc);
   // Downloads of entities stored on a slave node point at the node (remote.Driver.Source).
   app.addHook('onSend', remoteUrlHook(svc));
   // Chunks and file content are streamed to disk: in this scope no body is ever parsed, whatever its type.
