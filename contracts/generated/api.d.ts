@@ -2284,8 +2284,8 @@ export interface paths {
         put?: never;
         /**
          * Delete entities (blobs)
-         * @description Recycles the given entities; `force: true` also deletes entities still referenced or belonging to an
-         *     unfinished upload (how a policy blocked by 40037 is freed). Failure → 50001 envelope.
+         * @description Recycles the given entities, referenced or not (how a policy blocked by 40037 is freed); `force` decides what
+         *     happens when a blob cannot be deleted (row removed anyway, or kept with a 50001 envelope).
          *
          *     **Success is HTTP 200 with an empty body** (no Content-Type, Content-Length 0), on 4.0.0 and 4.18.0 alike:
          *     `AdminBatchDeleteEntity` writes nothing when there is no error (`routers/controllers/admin.go:512-519`).
@@ -4067,7 +4067,10 @@ export interface components {
         };
         AdminBatchEntityDeleteRequest: {
             ids: number[];
-            /** @description Delete even entities still referenced by files or by an upload session. */
+            /**
+             * @description What to do when a blob cannot be deleted: with force the row is removed anyway, without it the row stays and
+             *     the answer is 50001. Referenced entities are deleted either way (4.18.0 service/admin/file.go).
+             */
             force?: boolean;
         };
         AdminStoragePolicyRequest: {
