@@ -41,3 +41,9 @@ export function expectOneOfCodes(res: Result | Envelope, allowed: number[], mess
   expect(allowed, `${message ? `${message}: ` : ''}expected one of ${names}, got ${describe(body, status)}`).toContain(body?.code);
   return body!.code;
 }
+
+/** Asserts an answer does not carry a secret the caller did not send (an error that echoes the right callback secret). */
+export function expectNoSecretEcho(res: Result | Envelope, secret: string, what: string): void {
+  const { body } = envelopeOf(res);
+  expect(JSON.stringify(body ?? '').includes(secret), `${what}: the answer must not contain the secret`).toBe(false);
+}

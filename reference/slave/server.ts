@@ -16,6 +16,7 @@ import { VERSION } from '../state.js';
 import { mimeOf } from '../routes/content.js';
 import { bodyUnsigned, checkRequestCredential, checkSignature, decodedPath, requestCredential, requestSignContent,
   signedHeaders } from './hmac.js';
+import { fault } from '../faults/index.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -52,8 +53,9 @@ export function slaveSecret(): string {
   return [...randomBytes(64)].map((b) => ALNUM[b % ALNUM.length]).join('');
 }
 
-export async function startSlave(options: { host: string; dir: string; port?: number; secret?: string }): Promise<SlaveNode> {
-  const slave = new Slave(options.dir, options.secret ?? slaveSecret());
+export async function startSlave(options: { host: string; dir: string; port?: number; secret?: string;
+  faults?: ReadonlySet<string> }): Promise<SlaveNode> {
+  const slave = new Slave(options.dir, options.secret ?? slaveSecret(), options.faults);
   const app = slave.build();
   await app.listen({ port: options.port ?? 0, host: options.host });
   const addr = app.server.address();
@@ -71,13 +73,15 @@ class Slave {
   readonly blobs: Blobs;
   readonly dir: string;
 
-  constructor(dir: string, readonly secret: string) {
+  constructor(dir: string, readonly secret: string, readonly faults: ReadonlySet<string> = new Set()) {
     this.dir = resolve(dir);
     this.blobs = new Blobs(this.dir);
   }
 
   build(): FastifyInstance {
-    const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true, exposeHeadRoutes: false });
+    // maxParamLength: a content route's `src` is base64url(savePath), longer than fastify's default of 100.
+    const app = Fastify({ logger: false, bodyLimit: 64 * 1024 * 1024, forceCloseConnections: true, exposeHeadRoutes: false,
+      routerOptions: { maxParamLength: 4096 } });
     // No body is parsed: signed bodies are read as bytes, chunks are streamed to disk.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
@@ -112,7 +116,9 @@ class Slave {
           if (['PUT', 'POST', 'PATCH'].includes(method)) {
             if (!bodyUnsigned(path, method)) c.body = (await readAll(req.raw, JSON_LIMIT)).toString('utf8');
             const content = requestSignContent(path, signedHeaders(req.raw.rawHeaders), c.body);
-            checkRequestCredential(this.secret, req.headers.authorization, content);
+            if (!(bodyUnsigned(path, method) && fault(this.faults, 'slave-credential-unchecked'))) {
+              checkRequestCredential(this.secret, req.headers.authorization, content);
+            }
           } else {
             checkSignature(this.secret, path || '/', url.searchParams.get('sign') ?? '');
           }
@@ -131,7 +137,7 @@ class Slave {
   /** A live session (the KV entry lives through the second `expires`). */
   private live(id: string): SlaveSession | undefined {
     const s = this.sessions.get(id);
-    return s && Date.now() < (s.expires + 1) * 1000 ? s : undefined;
+    return s && (Date.now() < (s.expires + 1) * 1000 || fault(this.faults, 'expiry-never')) ? s : undefined;
   }
 
   /** A savePath inside the storage directory, or undefined. */
@@ -202,34 +208,48 @@ class Slave {
     const { sessionId } = c.req.params as { sessionId: string };
     const raw = (c.req.query as Record<string, string | string[] | undefined>).chunk;
     const value = Array.isArray(raw) ? raw[0] : raw;
-    if (value === undefined || value === '') throw paramError('Chunk cannot be empty');
-    if (!/^[+-]?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw paramError('Parameter error');
-    const index = Number(value);
+    const lenient = fault(this.faults, 'chunk-index-lenient');
+    if (!lenient && (value === undefined || value === '')) throw paramError('Chunk cannot be empty');
+    if (!lenient && (!/^[+-]?\d+$/.test(value!) || !Number.isSafeInteger(Number(value)))) throw paramError('Parameter error');
+    const index = lenient ? Math.max(0, Number.parseInt(value ?? '', 10) || 0) : Number(value);
     if (index < 0) throw paramError('Chunk too short');
 
     const s = this.live(sessionId);
+    if (!s && fault(this.faults, 'expiry-wrong-code') && this.sessions.has(sessionId)) throw new AppError(Code.ParentNotExist, 'Path not exist');
     if (!s) throw new AppError(Code.UploadSessionExpired, '');
     const chunk = s.chunkSize;
-    if (chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
-    if (index > 0 && index * chunk >= s.size) throw new AppError(Code.InvalidChunkIndex, 'Chunk offset cannot be greater than file size');
+    const indexChecked = !fault(this.faults, 'chunk-index-unchecked');
+    if (indexChecked && chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
+    const beyond = index > 0 && index * chunk >= s.size;
+    if (indexChecked && beyond) throw new AppError(Code.InvalidChunkIndex, 'Chunk offset cannot be greater than file size');
     const last = chunk === 0 || (index + 1) * chunk >= s.size;
-    const expected = last ? s.size - index * chunk : chunk;
-    if (declaredLength(c.req) !== expected) {
+    const length = declaredLength(c.req);
+    // Past the end (only with chunk-index-unchecked): whatever was sent.
+    const expected = beyond ? Math.max(0, length ?? 0) : last ? s.size - index * chunk : chunk;
+    const lengthUnchecked = fault(this.faults, 'chunk-length-unchecked');
+    const take = lengthUnchecked ? Math.max(0, length ?? 0) : expected;
+    const offset = fault(this.faults, 'chunk-wrong-offset') && index > 0 ? index * chunk - 1 : index * chunk;
+    const receivedBefore = new Set(s.received);
+    if (length !== expected && !lengthUnchecked) {
+      // Fault rejected-chunk-written: the body is written before its length is checked.
+      if (length && fault(this.faults, 'rejected-chunk-written')) await this.blobs.writeAt(s.savePath, offset, c.req.raw, length).catch(() => 0);
       throw new AppError(Code.InvalidContentLength, `Invalid Content-Length (expected: ${expected})`);
     }
     let written: number;
     try {
-      written = await this.blobs.writeAt(s.savePath, index * chunk, c.req.raw, expected);
+      written = await this.blobs.writeAt(s.savePath, offset, c.req.raw, take);
     } catch {
       throw new AppError(Code.IOFailed, 'Failed to upload file');
     }
-    if (written !== expected) throw new AppError(Code.IOFailed, 'Uploaded data does not match purposed size');
+    if (written !== take) throw new AppError(Code.IOFailed, 'Uploaded data does not match purposed size');
 
     // Cancelled or completed meanwhile: the chunk is accepted without completing anything.
     if (this.sessions.get(s.id) !== s) return undefined;
-    s.received.add(index);
+    if (fault(this.faults, 'chunk-received-lost-update')) s.received = new Set([...receivedBefore, index]);
+    else s.received.add(index);
     const count = chunk === 0 || s.size === 0 ? 1 : Math.ceil(s.size / chunk);
-    if (s.received.size < count || s.completing) return undefined;
+    const done = fault(this.faults, 'finish-on-highest-index') ? index === count - 1 : s.received.size >= count;
+    if (!done || s.completing) return undefined;
     s.completing = true;
     try {
       if (s.callback) await this.callback(s, c.correlationId);
@@ -238,7 +258,8 @@ class Slave {
       s.completing = false;
       throw e;
     }
-    this.sessions.delete(s.id);
+    // Fault finish-session-kept: the finished session stays; later chunks are written (and complete nothing).
+    if (!fault(this.faults, 'finish-session-kept')) this.sessions.delete(s.id);
     return undefined;
   }
 

@@ -4,7 +4,7 @@
 // for a wrong callback secret (checked since 4.18.0) and 40006 when the session belongs to another policy type.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { test, expect } from '../../fixtures/target.js';
-import { expectCode } from '../../harness/expect.js';
+import { expectCode, expectNoSecretEcho } from '../../harness/expect.js';
 import type { CloudreveClient, Schemas } from '../../harness/client/index.js';
 import { Code, createUploadSession, ok, policyOf, unique, versionAtLeast } from './support.js';
 
@@ -35,7 +35,7 @@ test.describe('callback', () => {
         expectCode(res, Code.UploadSessionExpired, { status: 401 });
       });
 
-    test(`CALLBACK-${label}-002 rejects a local-policy session: 40020 with a wrong secret, 40006 with the right one (HTTP 401)`,
+    test(`CALLBACK-${label}-002 rejects a local-policy session: 40020 with a wrong secret (never naming the right one), 40006 with the right one (HTTP 401)`,
       { annotation: [operation] }, async ({ user, anonymous, sandbox, target }) => {
         const uri = sandbox.uri(unique(`callback-${provider}`, '.bin'));
         const session = ok(await createUploadSession(user, uri, 10, await policyOf(user, sandbox.root))) as Schemas['UploadSession'];
@@ -44,7 +44,9 @@ test.describe('callback', () => {
           if (versionAtLeast(target, '4.18.0')) {
             const secret = session.callback_secret;
             const wrong = `${secret.startsWith('a') ? 'b' : 'a'}${secret.slice(1)}`;
-            expectCode(await callback(anonymous, provider, session.session_id, wrong), Code.CredentialInvalid, { status: 401 });
+            const refused = await callback(anonymous, provider, session.session_id, wrong);
+            expectCode(refused, Code.CredentialInvalid, { status: 401 });
+            expectNoSecretEcho(refused, secret, 'the refusal of a wrong callback secret');
           }
           expectCode(await callback(anonymous, provider, session.session_id, session.callback_secret), Code.PolicyNotAllowed, { status: 401 });
           // The rejected callback left the session alone: it can still be cancelled.

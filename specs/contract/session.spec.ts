@@ -106,6 +106,15 @@ test.describe('session', () => {
       expectCode(await client.POST('/session/token/refresh', { body: { refresh_token: 'not-a-token' } }), Code.CredentialInvalid);
     });
 
+  test('SESSION-REFRESH-003 a refresh token sent as the bearer token does not authenticate (40020)',
+    { annotation: [{ type: 'operation', description: 'refreshToken' }] }, async ({ target, makeTransport }) => {
+      const cred = target.identities.user!;
+      const client = bareClient(target, makeTransport());
+      const login = ok(await client.POST('/session/token', { body: { email: cred.email, password: cred.password } }));
+      // A valid JWT of the wrong type is refused (pkg/auth/jwt.go "Invalid token type"), not taken as the user.
+      expectCode(await client.GET('/user/me', { headers: { Authorization: `Bearer ${login.token.refresh_token}` } }), Code.CredentialInvalid);
+    });
+
   test('SESSION-SIGNOUT-001 signing out revokes the refresh token (refresh then fails with 40020)',
     { annotation: [{ type: 'operation', description: 'signOut' }] }, async ({ target, makeTransport }) => {
       const cred = target.identities.user!;

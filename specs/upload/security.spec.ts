@@ -6,8 +6,9 @@ import {
   Code, POLICY_TYPES, cancel, createSession, driverAs, expect, expectChunkCode, expectChunkOneOf, expectCode, expectContent,
   expectFinished, expectGone, expectOneOfCodes, expectPlaceholder, info, inSpaceOf, isCode, names, nowSeconds,
   openSession, openUpload, policyIdOf, req, seedFor, send, sendAll, slaveChunkCredential, test, used, userIdOf,
-  Payload, type Upload, type UploadSession,
+  Payload, type Upload, type UploadSession, slaveRequestCredential,
 } from './support.js';
+import { expectNoSecretEcho } from '../../harness/expect.js';
 
 const SLAVE_ONLY = (endpoint: string) => `the ${endpoint} takes the user's token, not a slave credential (see UPL-SEC-002/005)`;
 
@@ -168,13 +169,14 @@ for (const policy of POLICY_TYPES) {
         expectOneOfCodes(url, [Code.NoPermissionErr, Code.BatchOperationNotFullyCompleted], 'a download URL for the owner\'s file');
         expect((await info(uploader, uri)).size).toBe(up.payload.size);
       });
-    test('UPL-SEC-013 a completion callback with a wrong secret is refused (HTTP 401, 40020); the upload is unharmed', req('UPL-SEC-013'),
+    test('UPL-SEC-013 a completion callback with a wrong secret is refused (HTTP 401, 40020) without naming the right one; the upload is unharmed', req('UPL-SEC-013'),
       async ({ uploader, stranger, driver, folder, opened, env, target, makeTransport }, testInfo) => {
         const uri = `${folder}/callback-secret.bin`;
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 1, seedFor(testInfo.title));
         const wrong = up.session.callback_secret.split('').reverse().join('');
         const res = await stranger.POST('/callback/remote/{session_id}/{key}', { params: { path: { session_id: up.session.session_id, key: wrong } } });
         expectCode(res, Code.CredentialInvalid, { status: 401, message: 'the callback with a wrong secret' });
+        expectNoSecretEcho(res, up.session.callback_secret, 'the refusal of a wrong callback secret');
         await expectPlaceholder(uploader, uri, up.session.session_id);
         await sendAll(driver, up);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
@@ -191,6 +193,25 @@ for (const policy of POLICY_TYPES) {
         expect(res.response.status, 'HTTP status of a refused callback').toBe(401);
         await expectPlaceholder(uploader, uri, up.session.session_id, 'the file after the unsigned callback');
         await sendAll(driver, up);
+        await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
+      });
+
+    test('UPL-SEC-015 a completion callback replayed after the upload finished is refused (HTTP 401, 40011) and changes nothing',
+      req('UPL-SEC-015'), async ({ uploader, stranger, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        test.skip(profile.policy !== 'remote', 'only the remote policy completes through a callback from a Cloudreve node');
+        test.skip(!target.slave, 'needs the slave node\'s key to sign the callback as the node does');
+        const uri = `${folder}/replayed-callback.bin`;
+        const up = await openUpload(uploader, opened, uri, env.chunkSize + 1, seedFor(testInfo.title));
+        await sendAll(driver, up);
+        await expectFinished(uploader, uri, up.payload.size);
+        // The callback the slave sent, signed with the node key, sent again.
+        const path = `/api/v4/callback/remote/${up.session.session_id}/${up.session.callback_secret}`;
+        const res = await stranger.POST('/callback/remote/{session_id}/{key}', {
+          params: { path: { session_id: up.session.session_id, key: up.session.callback_secret } },
+          headers: { Authorization: slaveRequestCredential(target.slave!.secret, path, nowSeconds() + 60) },
+        });
+        expectCode(res, Code.UploadSessionExpired, { status: 401, message: 'the replayed completion callback' });
+        await expectFinished(uploader, uri, up.payload.size);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
   });

@@ -327,6 +327,11 @@ export function slaveChunkCredential(secret: string, uploadUrl: string, expires:
   return `Bearer Cr ${hmacSign(secret, content, expires)}`;
 }
 
+/** The credential of a POST without body or X-Cr-* headers to `path` (e.g. the slave's completion callback). */
+export function slaveRequestCredential(secret: string, path: string, expires: number): string {
+  return `Bearer Cr ${hmacSign(secret, JSON.stringify({ Path: path, Header: '', Body: '' }), expires)}`;
+}
+
 /** A signed slave URL (GET): `sign=<hmac of the path>:<expires>`. */
 export function signSlaveUrl(secret: string, url: string, expires: number): string {
   const u = new URL(url);
