@@ -116,3 +116,9 @@ export function loadConfig({ env = process.env, cwd = process.cwd() }: ConfigSou
 export function reportsDir(): string {
   return process.env.CONFORMANCE_REPORTS_DIR ?? 'reports';
 }
+
+/**
+ * Response header by which the embedded reference target says what it is (also over a socket, `npm run reference`):
+ * it answers as the contract says, so no real version's deviation list applies to it.
+ */
+export const REFERENCE_HEADER = 'x-cloudreve-conformance-reference';

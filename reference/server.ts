@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { REFERENCE_HEADER } from '../harness/config.js';
 import { Tokens } from './auth.js';
 import { FileSystem } from './fs.js';
 import { type Services } from './http.js';
@@ -106,6 +107,8 @@ function buildApp(svc: Services): FastifyInstance {
   adminEntityRoutes(app, svc);
   // Downloads of entities stored on a slave node point at the node (remote.Driver.Source).
   app.addHook('onSend', remoteUrlHook(svc));
+  // The reference says what it is, so the harness does not hold it to a real version's deviation list.
+  app.addHook('onSend', async (_req, reply, payload) => { void reply.header(REFERENCE_HEADER, 'cloudreve-conformance'); return payload; });
   // Chunks and file content are streamed to disk: in this scope no body is ever parsed, whatever its type.
   void app.register(async (raw) => {
     raw.removeAllContentTypeParsers();
