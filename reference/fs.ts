@@ -7,6 +7,7 @@ import { Kind } from './hashid.js';
 import { formatUri, parseUri, validName, type CloudreveUri } from './uri.js';
 import type { Blobs } from './blobs.js';
 import type { EntityRow, FileRow, PolicyRow, State, UserRow } from './state.js';
+import { fault } from './faults/index.js';
 
 export const META_UPLOAD_SESSION = 'sys:upload_session_id';
 export const META_RESTORE_URI = 'sys:restore_uri';
@@ -103,9 +104,13 @@ export class FileSystem {
   /** The owner of a `my` (or `trash`) uri as seen by the caller: 401 anonymous, 40016 bad user part, 403 another's. */
   owner(caller: UserRow | undefined, uri: CloudreveUri): UserRow {
     if (!caller) throw FsErr.loginRequired();
+    // Fault uri-dotdot-escapes: a path that climbed above the root lands in the site's first user's space.
+    if (uri.escapes && fault(this.st.faults, 'uri-dotdot-escapes')) return this.st.users.get(1) ?? caller;
     if (uri.user !== undefined) {
       const uid = this.st.hash.decode(Kind.User, uri.user);
       if (uid === undefined) throw FsErr.pathNotExist();
+      const other = uid !== caller.id ? this.st.users.get(uid) : undefined;
+      if (other && fault(this.st.faults, 'uri-owner-unchecked')) return other;
       if (uid !== caller.id) throw FsErr.permissionDenied();
     }
     return caller;
@@ -178,7 +183,7 @@ export class FileSystem {
     const e: EntityRow = { id, type: 0, size, source: this.blobs.newSource(owner.id, id), policyId: policy.id,
       createdBy: owner.id, uploadSessionId, createdAt: now, updatedAt: now };
     this.st.entities.set(id, e);
-    this.charge(owner.id, size);
+    if (!(uploadSessionId && fault(this.st.faults, 'create-quota-not-charged'))) this.charge(owner.id, size);
     return e;
   }
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, Code, failure, paramError, success } from './envelope.js';
+import { fault } from './faults/index.js';
 import type { Blobs } from './blobs.js';
 import type { Tokens } from './auth.js';
 import type { FileSystem } from './fs.js';
@@ -42,6 +43,10 @@ export function register(app: FastifyInstance, svc: Services, method: string, pa
         if (auth === 'admin' && !svc.st.isAdmin(c.caller)) throw new AppError(Code.NoPermissionErr, '');
         const data = await handler(c);
         if (data === RAW) return reply;
+        if (fault(svc.st.faults, 'envelope-no-msg')) {
+          const { msg: _msg, ...withoutMsg } = success(data);
+          return reply.code(200).send(withoutMsg);
+        }
         return reply.code(200).send(success(data));
       } catch (e) {
         if (!(e instanceof AppError)) throw e;

@@ -3,6 +3,7 @@
 // revoked token families). Stored bytes live in the data directory (see blobs.ts).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { HashIds } from './hashid.js';
+import { fault } from './faults/index.js';
 
 export const VERSION = '4.18.0';
 export const KB = 1024;
@@ -124,6 +125,8 @@ export interface UploadSession {
   /** The upload lock on the placeholder: its token, and whether it was force-unlocked (DELETE /file/lock). */
   lockToken: string;
   unlocked?: boolean;
+  /** Fault finish-session-kept: the upload finished but the session was left open (it holds no lock). */
+  finished?: boolean;
 }
 
 export interface ShareRow {
@@ -162,7 +165,7 @@ function defaultSettings(): Map<string, string> {
     login_captcha: '0',
     reg_captcha: '0',
     forget_captcha: '0',
-    authn_enabled: '0',
+    authn_enabled: '1',
     captcha_type: 'normal',
     captcha_ReCaptchaKey: 'defaultKey',
     upload_session_timeout: '86400',
@@ -183,6 +186,17 @@ function defaultSettings(): Map<string, string> {
     emojis: '{}',
     show_app_promotion: '1',
     fts_enabled: '0',
+    gravatar_server: 'https://www.gravatar.com/',
+    avatar_path: 'avatar',
+    avatar_size: '4194304',
+    avatar_size_l: '200',
+    public_resource_maxage: '86400',
+    viewer_session_timeout: '36000',
+    thumb_width: '400',
+    thumb_height: '300',
+    thumb_encode_method: 'png',
+    thumb_builtin_enabled: '1',
+    thumb_builtin_max_size: '78643200',
   }));
 }
 
@@ -230,6 +244,8 @@ export class State {
   readonly writing = new Set<number>();
   /** Root token ids of signed-out refresh token families. */
   readonly revokedRoots = new Set<string>();
+  /** Fault expiry-wrong-code: ids of sessions that expired (to answer them differently from unknown ones). */
+  readonly expiredSessions = new Set<string>();
   private readonly seq = new Map<string, number>();
 
   constructor(readonly dataDir: string, readonly faults: ReadonlySet<string> = new Set()) {
@@ -301,7 +317,8 @@ export class State {
   liveSession(id: string): UploadSession | undefined {
     const s = this.sessions.get(id);
     if (!s) return undefined;
-    if (Date.now() >= (s.expires + 1) * 1000) {
+    if (Date.now() >= (s.expires + 1) * 1000 && !fault(this.faults, 'expiry-never')) {
+      if (fault(this.faults, 'expiry-wrong-code')) this.expiredSessions.add(id);
       this.sessions.delete(id);
       return undefined;
     }
@@ -310,7 +327,7 @@ export class State {
 
   /** The live upload session holding a lock on this file, if any. */
   sessionLocking(fileId: number): UploadSession | undefined {
-    for (const s of this.sessions.values()) if (s.fileId === fileId && !s.unlocked && this.liveSession(s.id)) return s;
+    for (const s of this.sessions.values()) if (s.fileId === fileId && !s.unlocked && !s.finished && this.liveSession(s.id)) return s;
     return undefined;
   }
 }

@@ -9,6 +9,7 @@ import { validName, type CloudreveUri } from './uri.js';
 import { remoteOf } from './slave/master.js';
 import type { Services } from './http.js';
 import type { EntityRow, FileRow, PolicyRow, UserRow } from './state.js';
+import { fault } from './faults/index.js';
 
 export interface Prepared {
   owner: UserRow;
@@ -40,14 +41,19 @@ export function prepareUpload(svc: Services, caller: UserRow | undefined, uri: C
   fs.checkFs(uri, ['my']);
   const owner = fs.owner(caller, uri);
   const { target, deepest, missing } = fs.walk(owner, uri.segments);
-  if (target && (a.entityType === '' || target.type !== 0)) throw FsErr.existed();
+  const overwrite = fault(st.faults, 'create-existing-overwritten') && !!target && target.type === 0;
+  if (target && ((a.entityType === '' && !overwrite) || target.type !== 0)) throw FsErr.existed();
   if (!target && a.entityType !== '' && a.entityType !== 'version') throw FsErr.pathNotExist();
-  if (target && (st.sessionLocking(target.id) || st.writing.has(target.id))) throw lockConflict(svc, target, caller);
+  // PUT /file/content (no session id) is what the small-files faults change.
+  const content = !a.sessionId;
+  if (target && (st.sessionLocking(target.id) || st.writing.has(target.id)) && !(content && fault(st.faults, 'content-ignores-upload-lock'))) {
+    throw lockConflict(svc, target, caller);
+  }
 
   const policy = st.policyOf(owner);
   if (!policy) throw new AppError(Code.InternalSetting, 'Unknown policy type');
   validateNewFile(uri.segments.at(-1) ?? '', a.size, policy);
-  if (!fs.fitsQuota(owner, a.size)) throw FsErr.capacity();
+  if (!fs.fitsQuota(owner, a.size) && !fault(st.faults, 'create-quota-unchecked')) throw FsErr.capacity();
 
   let file: FileRow;
   let newFile = false;
@@ -56,7 +62,8 @@ export function prepareUpload(svc: Services, caller: UserRow | undefined, uri: C
     if (a.previous) {
       const prev = st.hash.decode(Kind.Entity, a.previous);
       if (prev === undefined) throw new AppError(Code.ParamErr, 'Unknown version ID');
-      if (file.primaryEntityId === 0 || file.primaryEntityId !== prev) throw FsErr.stale();
+      const stale = file.primaryEntityId === 0 || file.primaryEntityId !== prev;
+      if (stale && !(content && fault(st.faults, 'content-stale-previous-accepted'))) throw FsErr.stale();
     }
     // Unfinished uploads of this file (e.g. expired sessions) are dropped first and their size credited back.
     for (const eid of [...file.entityIds]) {
@@ -119,9 +126,14 @@ export async function completeUpload(svc: Services, file: FileRow, entity: Entit
   }
   file.metadata.delete(META_UPLOAD_SESSION);
   file.metadata.delete(META_THUMB_DISABLED);
-  for (const [k, v] of Object.entries(opts.metadata ?? {})) file.metadata.set(k, v);
+  const metadata = fault(svc.st.faults, 'finish-metadata-dropped') ? {} : opts.metadata ?? {};
+  for (const [k, v] of Object.entries(metadata)) file.metadata.set(k, v);
   const owner = svc.st.users.get(file.ownerId);
   if (owner && entity.type === 0) await svc.fs.capVersions(file, svc.fs.maxVersions(owner, file));
+  // A new version drops the thumbnails of the old one (CapEntities of type thumbnail): they are made again on demand.
+  if (entity.type === 0) {
+    for (const id of [...file.entityIds]) if (svc.st.entities.get(id)?.type === 1) await svc.fs.dropEntity(file, id);
+  }
 }
 
 /** manager/metadata.go: keys are `<category>:<name>` of a known category. */

@@ -13,6 +13,8 @@ export interface CloudreveUri {
   /** Cleaned path segments, decoded; [] is the root. */
   segments: string[];
   query: URLSearchParams;
+  /** Its `..` segments climbed above the root (cleaned away; fault uri-dotdot-escapes acts on it). */
+  escapes?: boolean;
 }
 
 const URI_RE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#.*)?$/;
@@ -37,7 +39,8 @@ export function parseUri(input: unknown): CloudreveUri | undefined {
   const segments = clean(decodedPath);
   let raw = input;
   if (m[3]!.length > 1 && m[3]!.endsWith('/') && m[4] === undefined) raw = input.replace(/\/+$/, '');
-  return { raw, fs: authority.toLowerCase(), user, password, segments, query: new URLSearchParams(m[4] ?? '') };
+  const escapes = climbsAboveRoot(decodedPath) || undefined;
+  return { raw, fs: authority.toLowerCase(), user, password, segments, query: new URLSearchParams(m[4] ?? ''), escapes };
 }
 
 /** Like parseUri, but a bad uri is the server's 40001 "unknown uri". */
@@ -64,6 +67,17 @@ export function clean(p: string): string[] {
     else out.push(part);
   }
   return out;
+}
+
+/** Whether the `..` segments of a path go above its root. */
+function climbsAboveRoot(p: string): boolean {
+  let depth = 0;
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    depth += part === '..' ? -1 : 1;
+    if (depth < 0) return true;
+  }
+  return false;
 }
 
 /** Go's url.URL path escaping: keeps RFC 3986 unreserved and sub-delims, escapes the rest. */

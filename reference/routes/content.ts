@@ -41,6 +41,9 @@ export function downloadRoutes(app: FastifyInstance, svc: Services): void {
         return RAW;
       }
       const etag = `"${rawId}"`;
+      // Entity content is public and cacheable, and sandboxed (manager/entitysource Serve).
+      c.reply.header('Cache-Control', `public, max-age=${st.settingInt('public_resource_maxage', 86400)}`)
+        .header('Content-Security-Policy', 'sandbox');
       const reply = c.reply.header('Accept-Ranges', 'bytes').header('ETag', etag)
         .header('Last-Modified', e.updatedAt.toUTCString()).type(mimeOf(name));
       if (url.searchParams.get('download') === 'true') {

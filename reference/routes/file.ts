@@ -11,6 +11,8 @@ import { escapeSegment, requireUri, validName } from '../uri.js';
 import { lockConflict } from '../uploads.js';
 import { MY_CAPABILITY } from '../views.js';
 import { hasBit, Perm, type FileRow, type UserRow } from '../state.js';
+import { fault } from '../faults/index.js';
+import { extrasOf } from '../extras.js';
 
 const ORDER_BY = ['name', 'size', 'updated_at', 'created_at'];
 const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -90,7 +92,11 @@ export function fileRoutes(app: FastifyInstance, svc: Services): void {
     pagination.is_cursor = true;
     const trash = uri.fs === 'trash';
     const out: Record<string, unknown> = {
-      files: page.map((f) => views.file(f, c.caller, { metadata: 'loaded' })),
+      files: page.map((f) => {
+        const v = views.file(f, c.caller, { metadata: 'loaded' });
+        if (f.type === 0 && fault(st.faults, 'listing-wrong-size')) v.size = f.size + 1;
+        return v;
+      }),
       parent: parent ? views.file(parent, c.caller, { metadata: 'lazy' })
         : { type: 0, id: '', name: '', created_at: ZERO_TIME, updated_at: ZERO_TIME, size: 0, metadata: null },
       pagination,
@@ -128,6 +134,15 @@ export function fileRoutes(app: FastifyInstance, svc: Services): void {
     }
     if (f.isRoot) throw FsErr.notSupported();
     const out = views.file(f, c.caller, { metadata: 'loaded', extended: q.extended === true });
+    // The owner also sees the file's direct links (ExtendedInfo.DirectLinks).
+    if (q.extended && c.caller?.id === f.ownerId) {
+      const links = [...extrasOf(st).directLinks.values()].filter((l) => l.fileId === f.id).map((l) => {
+        const id = st.hash.encode(Kind.SourceLink, l.id);
+        return { id, url: `${st.setting('siteURL').replace(/\/+$/, '')}/f/${id}/${escapeSegment(l.name)}`, downloaded: l.downloads,
+          created_at: l.createdAt.toISOString() };
+      });
+      if (links.length) (out.extended_info as Record<string, unknown>).direct_links = links;
+    }
     if (q.folder_summary && f.type === 1) {
       const all = fs.descendants(f);
       out.folder_summary = { size: all.reduce((n, x) => n + x.size, 0), files: all.filter((x) => x.type === 0).length,
@@ -222,8 +237,11 @@ export function fileRoutes(app: FastifyInstance, svc: Services): void {
       if (f.isRoot) throw FsErr.notSupported();
       if (f.ownerId !== c.caller!.id) throw FsErr.ownerOnly();
       checkUnlocked(f, c.caller);
-      if (b.skip_soft_delete || fs.inTrash(f)) await fs.hardDelete(f);
-      else fs.softDelete(f, c.caller!);
+      if (b.skip_soft_delete || fs.inTrash(f)) {
+        const kept = fault(st.faults, 'hard-delete-keeps-quota') ? fs.treeSize(f) : 0;
+        await fs.hardDelete(f);
+        fs.charge(f.ownerId, kept);
+      } else fs.softDelete(f, c.caller!);
     });
     return undefined;
   });
@@ -294,6 +312,8 @@ export function fileRoutes(app: FastifyInstance, svc: Services): void {
     }
     file.primaryEntityId = entityId;
     file.size = e.size;
+    // Thumbnails belong to the old current version (CapEntities of type thumbnail).
+    for (const id of [...file.entityIds]) if (st.entities.get(id)?.type === 1) await fs.dropEntity(file, id);
     return undefined;
   });
 

@@ -1,7 +1,10 @@
 // Site routes: ping and the site configuration sections (service/basic/site.go).
 import type { FastifyInstance } from 'fastify';
-import { register, type Services } from '../http.js';
+import { AppError, Code } from '../envelope.js';
+import { register, type Ctx, type Services } from '../http.js';
 import { VERSION } from '../state.js';
+import { newCaptcha } from '../captcha.js';
+import { extrasOf } from '../extras.js';
 
 const THEMES = JSON.stringify({
   '#1976d2': {
@@ -16,23 +19,56 @@ const THEMES = JSON.stringify({
   },
 });
 
-/** The built-in viewers of a fresh site (their WOPI actions are never sent). */
-const VIEWERS = [{ viewers: [
+/** The file viewers of a fresh site (inventory/setting.go defaultFileViewers; their WOPI actions are never sent). */
+export const VIEWERS = [{ viewers: [
   { id: 'music', type: 'builtin', display_name: 'fileManager.musicPlayer', exts: ['mp3', 'ogg', 'wav', 'flac', 'm4a'] },
   { id: 'epub', type: 'builtin', display_name: 'fileManager.epubViewer', exts: ['epub'] },
+  { id: 'googledocs', type: 'custom', display_name: 'fileManager.googledocs',
+    exts: ['jpeg', 'png', 'gif', 'tiff', 'bmp', 'webm', 'mpeg4', '3gpp', 'mov', 'avi', 'mpegps', 'wmv', 'flv', 'txt', 'css',
+      'html', 'php', 'c', 'cpp', 'h', 'hpp', 'js', 'doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx', 'pdf', 'pages', 'ai', 'psd',
+      'tiff', 'dxf', 'svg', 'eps', 'ps', 'ttf', 'xps'],
+    url: 'https://docs.google.com/gview?url={$src}&embedded=true', icon: '/static/img/viewers/gdrive.png', max_size: 26214400 },
+  { id: 'm365online', type: 'custom', display_name: 'fileManager.m365viewer',
+    exts: ['doc', 'docx', 'docm', 'dotm', 'dotx', 'xlsx', 'xlsb', 'xls', 'xlsm', 'pptx', 'ppsx', 'ppt', 'pps', 'pptm', 'potm',
+      'ppam', 'potx', 'ppsm'],
+    url: 'https://view.officeapps.live.com/op/view.aspx?src={$src}', icon: '/static/img/viewers/m365.svg', max_size: 10485760 },
   { id: 'pdf', type: 'builtin', display_name: 'fileManager.pdfViewer', exts: ['pdf'] },
-  { id: 'image', type: 'builtin', display_name: 'fileManager.imageViewer', exts: ['bmp', 'png', 'gif', 'jpg', 'jpeg', 'svg', 'webp'] },
-  { id: 'video', type: 'builtin', display_name: 'fileManager.videoPlayer', exts: ['mp4', 'mkv', 'webm', 'avi', 'mov', 'm3u8', 'flv'] },
-  { id: 'markdown', type: 'builtin', display_name: 'fileManager.markdownEditor', exts: ['md'] },
+  { id: 'video', type: 'builtin', display_name: 'Artplayer', exts: ['mp4', 'mkv', 'webm', 'avi', 'mov', 'm3u8', 'flv'],
+    icon: '/static/img/viewers/artplayer.png' },
+  { id: 'markdown', type: 'builtin', display_name: 'fileManager.markdownEditor', exts: ['md'],
+    templates: [{ ext: 'md', display_name: 'Markdown' }] },
+  { id: 'drawio', type: 'builtin', display_name: 'draw.io', exts: ['drawio', 'dwb'], icon: '/static/img/viewers/drawio.svg',
+    props: { host: 'https://embed.diagrams.net' },
+    templates: [{ ext: 'drawio', display_name: 'fileManager.diagram' }, { ext: 'dwb', display_name: 'fileManager.whiteboard' }] },
+  { id: 'image', type: 'builtin', display_name: 'fileManager.imageViewer',
+    exts: ['bmp', 'png', 'gif', 'jpg', 'jpeg', 'svg', 'webp', 'heic', 'heif'] },
   { id: 'monaco', type: 'builtin', display_name: 'fileManager.monacoEditor',
-    exts: ['txt', 'json', 'xml', 'yaml', 'yml', 'js', 'ts', 'css', 'html', 'go', 'py', 'sh', 'ini', 'conf', 'log'] },
-] }];
+    exts: ['md', 'txt', 'json', 'php', 'py', 'bat', 'c', 'h', 'cpp', 'hpp', 'cs', 'css', 'dockerfile', 'go', 'html', 'htm', 'ini',
+      'java', 'js', 'jsx', 'less', 'lua', 'sh', 'sql', 'xml', 'yaml'],
+    icon: '/static/img/viewers/monaco.svg', templates: [{ ext: 'txt', display_name: 'fileManager.text' }] },
+  { id: 'photopea', type: 'builtin', display_name: 'Photopea',
+    exts: ['psd', 'ai', 'indd', 'xcf', 'xd', 'fig', 'kri', 'clip', 'pxd', 'pxz', 'cdr', 'ufo', 'afphoyo', 'svg', 'esp', 'pdf',
+      'pdn', 'wmf', 'emf', 'png', 'jpg', 'jpeg', 'gif', 'webp', 'ico', 'icns', 'bmp', 'avif', 'heic', 'jxl', 'ppm', 'pgm', 'pbm',
+      'tiff', 'dds', 'iff', 'anim', 'tga', 'dng', 'nef', 'cr2', 'cr3', 'arw', 'rw2', 'raf', 'orf', 'gpr', '3fr', 'fff'],
+    icon: '/static/img/viewers/photopea.png' },
+  { id: 'excalidraw', type: 'builtin', display_name: 'Excalidraw', exts: ['excalidraw'], icon: '/static/img/viewers/excalidraw.svg',
+    templates: [{ ext: 'excalidraw', display_name: 'Excalidraw' }] },
+  { id: 'archive', type: 'builtin', display_name: 'fileManager.archivePreview', exts: ['zip', '7z'],
+    required_group_permission: [5] },
+] as { id: string; type: string; display_name: string; exts: string[]; disabled?: boolean; [k: string]: unknown }[] }];
 
 export function siteRoutes(app: FastifyInstance, svc: Services): void {
   const { st, views } = svc;
   const flag = (k: string) => st.setting(k) === '1';
 
   register(app, svc, 'GET', '/site/ping', 'none', async () => VERSION);
+
+  // A graphic CAPTCHA and its ticket (the answer is kept for 600 s, until verified once).
+  register(app, svc, 'GET', '/site/captcha', 'none', async () => {
+    const c = newCaptcha();
+    extrasOf(st).captchas.set(c.ticket, c.answer, 600);
+    return { image: c.image, ticket: c.ticket };
+  });
 
   register(app, svc, 'GET', '/site/config/:section', 'optional', async (c) => {
     const section = (c.req.params as { section: string }).section;
@@ -65,4 +101,30 @@ export function siteRoutes(app: FastifyInstance, svc: Services): void {
 /** Go's omitempty on booleans: false is left out. */
 function strip(o: Record<string, boolean>): Record<string, boolean> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v));
+}
+
+/**
+ * middleware.CaptchaRequired for the graphic CAPTCHA: while the site setting `setting` is on, the JSON body must
+ * carry a `ticket` from GET /site/captcha and its `captcha` answer (checked once, case-insensitively), else 40026.
+ * Other CAPTCHA providers (reCAPTCHA, Turnstile, Cap) call out to a service and are not checked here.
+ */
+export function checkCaptcha(c: Ctx, setting: string): void {
+  if (c.st.setting(setting) !== '1') return;
+  const type = c.st.setting('captcha_type') || 'normal';
+  if (type !== 'normal' && type !== 'tcaptcha') return;
+  const fail = () => new AppError(Code.CaptchaError, 'CAPTCHA not match.');
+  const raw = (c.req.body as { raw?: string } | undefined)?.raw ?? '';
+  let body: { ticket?: unknown; captcha?: unknown };
+  try {
+    body = JSON.parse(raw) as typeof body;
+  } catch {
+    throw fail();
+  }
+  const ticket = typeof body?.ticket === 'string' ? body.ticket : '';
+  const answer = typeof body?.captcha === 'string' ? body.captcha : '';
+  if (!ticket || !answer) throw fail();
+  const captchas = extrasOf(c.st).captchas;
+  const want = captchas.get(ticket);
+  captchas.delete(ticket);
+  if (!want || want.toLowerCase() !== answer.toLowerCase()) throw fail();
 }

@@ -13,6 +13,7 @@ import { requireUri } from '../uri.js';
 import { completeUpload, prepareUpload, rollback, validMetadataKey } from '../uploads.js';
 import type { UploadSession } from '../state.js';
 import { remoteOf } from '../slave/master.js';
+import { fault } from '../faults/index.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -45,7 +46,9 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
 
     const id = randomUUID();
     const ttl = st.settingInt('upload_session_timeout', 86400);
-    const expires = Math.floor(Date.now() / 1000 + ttl);
+    const expires = fault(st.faults, 'expiry-immediate') ? Math.floor(Date.now() / 1000) - 1 : Math.floor(Date.now() / 1000 + ttl);
+    // What the answer says (faults create-chunk-size-mismatch, expiry-ms); the session keeps the real values.
+    const answeredExpires = fault(st.faults, 'expiry-ms') ? expires * 1000 : expires;
     const size = (b.size as number | undefined) ?? 0;
     const p = prepareUpload(svc, c.caller, uri, { size, entityType: b.entity_type ?? '', previous: b.previous, sessionId: id });
     const remote = remoteOf(svc);
@@ -55,6 +58,7 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
       throw new AppError(Code.NotSet, '');
     }
     const chunkSize = Number(p.policy.settings.chunk_size ?? 0);
+    const answeredChunkSize = fault(st.faults, 'create-chunk-size-mismatch') ? 2 * chunkSize : chunkSize;
     const session: UploadSession = {
       id, uid: p.owner.id, fileId: p.file.id, entityId: p.entity.id, uri: uri.raw, size, chunkSize, expires,
       callbackSecret: callbackSecret(), policyId: p.policy.id, received: new Set(),
@@ -77,7 +81,8 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
         throw e;
       }
       return {
-        session_id: id, upload_id: '', chunk_size: chunkSize, expires, upload_urls: [credential.url],
+        session_id: id, upload_id: '', chunk_size: answeredChunkSize, expires: answeredExpires,
+        upload_urls: fault(st.faults, 'remote-upload-url-missing') ? [] : [credential.url],
         credential: credential.credential, storage_policy: views.policy(p.policy), uri: uri.raw,
         callback_secret: session.callbackSecret,
       };
@@ -90,7 +95,7 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
       throw new AppError(Code.IOFailed, 'Failed to create placeholder file');
     }
     return {
-      session_id: id, upload_id: '', chunk_size: chunkSize, expires, storage_policy: views.policy(p.policy),
+      session_id: id, upload_id: '', chunk_size: answeredChunkSize, expires: answeredExpires, storage_policy: views.policy(p.policy),
       uri: uri.raw, callback_secret: session.callbackSecret,
     };
   });
@@ -113,14 +118,17 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     const entity = file.entityIds.map((eid) => st.entities.get(eid)).find((e) => e?.uploadSessionId === b.id);
     const policy = st.policies.get(entity?.policyId ?? session?.policyId ?? 0);
     if (entity) {
-      if (file.entityIds.length === 1) await fs.hardDelete(file);
+      if (file.entityIds.length === 1 && !fault(st.faults, 'cancel-keeps-placeholder')) await fs.hardDelete(file);
       else await fs.dropEntity(file, entity.id);
+      if (fault(st.faults, 'cancel-keeps-quota')) fs.charge(file.ownerId, entity.size);
     }
     st.sessions.delete(b.id);
     // remote.Driver.CancelToken: the slave's session and partial file go too — also after the session expired
     // (the real 4.18.0 only cancels a live session and leaves the partial file on the slave).
     const remote = remoteOf(svc);
-    if (remote && policy?.type === 'remote' && (session || entity)) await remote.cancelSession(policy, b.id, c.correlationId);
+    if (remote && policy?.type === 'remote' && (session || entity) && !fault(st.faults, 'cancel-skips-slave')) {
+      await remote.cancelSession(policy, b.id, c.correlationId);
+    }
     return undefined;
   });
 
@@ -131,10 +139,13 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
   for (const [method, type] of callbacks) {
     register(app, svc, method, `/callback/${type}/:session_id/:key`, 'none', async (c) => {
       const { session_id: sid, key } = c.req.params as { session_id: string; key: string };
-      const fail = (code: number, msg: string) => new AppError(code, msg, { status: 401 });
+      const fail = (code: number, msg: string) => new AppError(code, msg, { status: fault(st.faults, 'callback-status-200') ? 200 : 401 });
       const session = st.liveSession(sid);
       if (!session) throw fail(Code.UploadSessionExpired, 'Upload session does not exist or expired');
-      if (!safeEqual(session.callbackSecret, key)) throw fail(Code.CredentialInvalid, 'Invalid callback secret');
+      if (!safeEqual(session.callbackSecret, key) && !fault(st.faults, 'callback-secret-unchecked')) {
+        throw fail(Code.CredentialInvalid, fault(st.faults, 'secret-echoed-in-error')
+          ? `Invalid callback secret, expected ${session.callbackSecret}` : 'Invalid callback secret');
+      }
       // No session can be of this route's policy type: the local policy has no callback.
       throw fail(Code.PolicyNotAllowed, '');
     });
@@ -146,12 +157,15 @@ export function chunkRoute(app: FastifyInstance, svc: Services): void {
   const { st } = svc;
   register(app, svc, 'POST', '/file/upload/:sessionId/:index', 'optional', async (c) => {
     const { sessionId, index: rawIndex } = c.req.params as { sessionId: string; index: string };
-    if (!/^[+-]?\d+$/.test(rawIndex)) throw paramError('Parameter error');
-    const index = Number(rawIndex);
+    const lenient = fault(st.faults, 'chunk-index-lenient');
+    if (!lenient && !/^[+-]?\d+$/.test(rawIndex)) throw paramError('Parameter error');
+    const index = lenient ? Math.max(0, Number.parseInt(rawIndex, 10) || 0) : Number(rawIndex);
     if (index < 0) throw paramError('Index too short');
 
     const session = st.liveSession(sessionId);
-    if (!session || !c.caller || session.uid !== c.caller.id) throw new AppError(Code.UploadSessionExpired, '');
+    if (!session && fault(st.faults, 'expiry-wrong-code') && st.expiredSessions.has(sessionId)) throw FsErr.pathNotExist();
+    const ownerChecked = !fault(st.faults, 'chunk-owner-unchecked');
+    if (!session || (ownerChecked && (!c.caller || session.uid !== c.caller.id))) throw new AppError(Code.UploadSessionExpired, '');
     const file = st.files.get(session.fileId);
     const entity = st.entities.get(session.entityId);
     if (!file || !entity) throw FsErr.pathNotExist();
@@ -159,30 +173,48 @@ export function chunkRoute(app: FastifyInstance, svc: Services): void {
     if (session.unlocked) throw new AppError(Code.LockConflict, 'Lock expired');
     if (st.policies.get(session.policyId)?.type !== 'local') throw new AppError(Code.PolicyNotAllowed, '');
     const chunk = session.chunkSize;
-    if (chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
-    if (index * chunk > 0 && index * chunk >= session.size) {
+    const indexChecked = !fault(st.faults, 'chunk-index-unchecked');
+    if (indexChecked && chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
+    if (indexChecked && index * chunk > 0 && index * chunk >= session.size) {
       throw new AppError(Code.InvalidChunkIndex, 'Chunk offset cannot be greater than file size');
     }
     const last = chunk === 0 || (index + 1) * chunk >= session.size;
-    const expected = last ? session.size - index * chunk : chunk;
     const length = declaredLength(c);
-    if (length !== expected) throw new AppError(Code.InvalidContentLength, `Invalid Content-Length (expected: ${expected})`);
+    // Past the end (only with chunk-index-unchecked): whatever was sent.
+    const beyond = index > 0 && index * chunk >= session.size;
+    const expected = beyond ? Math.max(0, length ?? 0) : last ? session.size - index * chunk : chunk;
+    // Fault rejected-chunk-counted: the index is recorded before the body is checked.
+    const countedEarly = fault(st.faults, 'rejected-chunk-counted') && !session.received.has(index);
+    if (countedEarly) session.received.add(index);
+    const lengthUnchecked = fault(st.faults, 'chunk-length-unchecked');
+    const take = lengthUnchecked ? Math.max(0, length ?? 0) : expected;
+    const offset = fault(st.faults, 'chunk-wrong-offset') && index > 0 ? index * chunk - 1 : index * chunk;
+    if (length !== expected && !lengthUnchecked) {
+      // Fault rejected-chunk-written: the body is written before its length is checked.
+      if (length && fault(st.faults, 'rejected-chunk-written')) await svc.blobs.writeAt(entity.source, offset, c.req.raw, length).catch(() => 0);
+      throw new AppError(Code.InvalidContentLength, `Invalid Content-Length (expected: ${expected})`);
+    }
+    const receivedBefore = new Set(session.received);
 
     let written: number;
     try {
-      written = await svc.blobs.writeAt(entity.source, index * chunk, c.req.raw, expected);
+      written = await svc.blobs.writeAt(entity.source, offset, c.req.raw, take);
     } catch {
       throw new AppError(Code.IOFailed, 'Failed to upload file');
     }
-    if (written !== expected) throw new AppError(Code.IOFailed, 'Uploaded data does not match purposed size');
+    if (written !== take) throw new AppError(Code.IOFailed, 'Uploaded data does not match purposed size');
 
     // A session cancelled or completed meanwhile: the chunk is accepted without completing anything.
     if (!st.sessions.has(session.id)) return undefined;
     const count = chunk === 0 || session.size === 0 ? 1 : Math.ceil(session.size / chunk);
-    const before = session.received.size;
-    session.received.add(index);
-    if (session.received.size === count && before < count) {
-      st.sessions.delete(session.id);
+    const before = session.received.size - (countedEarly ? 1 : 0);
+    if (fault(st.faults, 'chunk-received-lost-update')) session.received = new Set([...receivedBefore, index]);
+    else session.received.add(index);
+    const done = fault(st.faults, 'finish-on-highest-index') ? index === count - 1 && !session.finished
+      : session.received.size === count && before < count;
+    if (done) {
+      if (fault(st.faults, 'finish-session-kept')) session.finished = true;
+      else st.sessions.delete(session.id);
       await completeUpload(svc, file, entity, { lastModified: session.lastModified, metadata: session.metadata });
     }
     return undefined;

@@ -4,17 +4,25 @@ import { AppError, Code } from '../envelope.js';
 import { bind, bindQuery, jsonBody, register, type Services } from '../http.js';
 import { Kind } from '../hashid.js';
 import { checkPassword, digestPassword, type UserRow } from '../state.js';
+import { fault } from '../faults/index.js';
+import { extrasOf } from '../extras.js';
+import { newTotpSecret, validateTotp } from '../totp.js';
+import { checkCaptcha } from './site.js';
+import { userExtraRoutes } from './user-extra.js';
 
 export function userRoutes(app: FastifyInstance, svc: Services): void {
   const { st, views } = svc;
+  const x = extrasOf(st);
 
   register(app, svc, 'POST', '/user', 'none', async (c) => {
+    // Middleware order: the feature switch, the CAPTCHA, then binding.
+    if (st.setting('register_enabled') !== '1') throw new AppError(Code.FeatureNotEnabled, 'This feature is not enabled');
+    checkCaptcha(c, 'reg_captcha');
     const b = bind(jsonBody(c), [
       { key: 'email', name: 'Email', kind: 'string', required: true, email: true },
       { key: 'password', name: 'Password', kind: 'string', required: true, min: 6, max: 128 },
       { key: 'language', name: 'Language', kind: 'string' },
     ]);
-    if (st.setting('register_enabled') !== '1') throw new AppError(Code.FeatureNotEnabled, 'Registration is disabled');
     if (st.userByEmail(b.email)) throw new AppError(Code.EmailExisted, 'Email already in use');
     const u = createUser(svc, { email: b.email, password: b.password, groupId: st.settingInt('default_group', 2),
       settings: { version_retention: true, version_retention_max: 10, ...(b.language ? { email_language: b.language } : {}) } });
@@ -27,7 +35,7 @@ export function userRoutes(app: FastifyInstance, svc: Services): void {
   register(app, svc, 'GET', '/user/me', 'user', async (c) => views.user(c.caller));
 
   register(app, svc, 'GET', '/user/capacity', 'user', async (c) => ({
-    total: st.groupOf(c.caller!).maxStorage, used: c.caller!.storage,
+    total: st.groupOf(c.caller!).maxStorage, used: fault(st.faults, 'data-wrong-type') ? String(c.caller!.storage) : c.caller!.storage,
   }));
 
   register(app, svc, 'GET', '/user/info/:id', 'optional', async (c) => {
@@ -43,7 +51,9 @@ export function userRoutes(app: FastifyInstance, svc: Services): void {
       .slice(0, 10).map((u) => views.userRedacted(u, true));
   });
 
-  register(app, svc, 'GET', '/user/setting', 'user', async (c) => views.userSettings(c.caller!));
+  register(app, svc, 'GET', '/user/setting', 'user', async (c) => ({
+    ...views.userSettings(c.caller!), two_fa_enabled: x.twoFactor.has(c.caller!.id),
+  }));
 
   register(app, svc, 'PATCH', '/user/setting', 'user', async (c) => {
     const b = bind(jsonBody(c), [
@@ -62,13 +72,7 @@ export function userRoutes(app: FastifyInstance, svc: Services): void {
         check: (v) => ['', 'all_share', 'hide_share'].includes(v as string) },
     ]);
     const u = c.caller!;
-    if (b.new_password !== undefined) {
-      if (b.current_password === undefined || !checkPassword(u.passwordDigest, b.current_password)) {
-        throw new AppError(Code.IncorrectPassword, 'Incorrect password');
-      }
-      u.passwordDigest = digestPassword(b.new_password);
-    }
-    if (b.two_fa_enabled) throw new AppError(Code.TwoFACodeErr, 'Incorrect 2FA code');
+    // PatchUserSetting.Patch's order: the nickname and preferences, the password, then 2FA.
     if (b.nick !== undefined) u.nick = b.nick;
     const s = u.settings;
     if (b.language !== undefined) s.email_language = b.language;
@@ -79,8 +83,33 @@ export function userRoutes(app: FastifyInstance, svc: Services): void {
     if (b.disable_view_sync !== undefined) s.disable_view_sync = b.disable_view_sync;
     if (b.share_links_in_profile !== undefined) s.share_links_in_profile = b.share_links_in_profile;
     u.updatedAt = new Date();
+    // Only both fields together change the password (a new password alone is ignored).
+    if (b.new_password !== undefined && b.current_password !== undefined) {
+      if (!checkPassword(u.passwordDigest, b.current_password)) throw new AppError(Code.IncorrectPassword, 'Incorrect password');
+      u.passwordDigest = digestPassword(b.new_password);
+    }
+    if (b.two_fa_enabled !== undefined) {
+      if (b.two_fa_enabled) {
+        const secret = x.twoFactorInit.get(u.id);
+        if (!secret) throw new AppError(Code.InternalSetting, 'You have not initiated 2FA session');
+        if (!validateTotp(b.two_fa_code, secret)) throw new AppError(Code.TwoFACodeErr, 'Incorrect 2FA code');
+        x.twoFactor.set(u.id, secret);
+      } else {
+        if (!validateTotp(b.two_fa_code, x.twoFactor.get(u.id) ?? '')) throw new AppError(Code.TwoFACodeErr, 'Incorrect 2FA code');
+        x.twoFactor.delete(u.id);
+      }
+    }
     return undefined;
   });
+
+  // A new TOTP secret, kept for 600 s until PATCH /user/setting confirms a code of it.
+  register(app, svc, 'GET', '/user/setting/2fa', 'user', async (c) => {
+    const secret = newTotpSecret();
+    x.twoFactorInit.set(c.caller!.id, secret, 600);
+    return secret;
+  });
+
+  userExtraRoutes(app, svc);
 }
 
 export function createUser(svc: Services, a: { email: string; password: string; groupId: number; nick?: string;

@@ -13,6 +13,7 @@ import { escapeSegment } from '../uri.js';
 import { VERSION, type EntityRow, type NodeRow, type PolicyRow, type State, type UploadSession } from '../state.js';
 import type { Services } from '../http.js';
 import { bodyUnsigned, decodedPath, requestCredential, signedHeaders, signUrl } from './hmac.js';
+import { fault } from '../faults/index.js';
 
 /** Where a request goes: a node's server URL and key (a registered node, or the one POST /admin/node/test names). */
 export interface NodeAddress { id: number; server: string; key: string }
@@ -291,6 +292,10 @@ export class RemoteAwareBlobs extends Blobs {
   override async remove(source: string): Promise<void> {
     const policy = this.remotePolicy(source);
     if (!policy) return super.remove(source);
+    if (fault(this.remote.st.faults, 'cancel-skips-slave')) {
+      this.remote.sources.delete(source);
+      return;
+    }
     // Best effort, as the entity recycler is: a node that cannot be reached keeps the file.
     await this.remote.deleteFiles(policy, [source]).catch(() => undefined);
     this.remote.sources.delete(source);
