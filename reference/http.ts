@@ -177,10 +177,30 @@ function validate(out: Record<string, unknown>, fields: Field[]): void {
 
 /** The request's declared body length: Content-Length, else X-Expected-Entity-Length, else 0 (pkg/request). */
 export function declaredLength(c: Ctx): number | undefined {
-  const cl = c.req.headers['content-length'];
-  const raw = cl ?? c.req.headers['x-expected-entity-length'];
+  return sniffLength(c.req.headers);
+}
+
+/** The same rule on raw headers (the slave's routes have no Ctx). */
+export function sniffLength(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const raw = headers['content-length'] ?? headers['x-expected-entity-length'];
   const v = Array.isArray(raw) ? raw[0] : raw;
   if (v === undefined || v === '') return 0;
   if (!/^\d+$/.test(v.trim())) return undefined;
   return Number(v.trim());
+}
+
+/** A single `bytes=a-b` range inside a blob of `size` bytes; anything else means the whole body. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  const m = header && /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || size === 0 || (m[1] === '' && m[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    start = Math.max(0, size - Number(m[2]));
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  return start <= end && start < size ? { start, end } : undefined;
 }

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, Code } from '../envelope.js';
 import { Kind } from '../hashid.js';
-import { bindQuery, declaredLength, RAW, register, type Services } from '../http.js';
+import { bindQuery, declaredLength, parseRange, RAW, register, type Services } from '../http.js';
 import { checkSign } from '../sign.js';
 import { requireUri } from '../uri.js';
 import { completeUpload, prepareUpload, rollback } from '../uploads.js';
@@ -104,18 +104,3 @@ function decodePath(p: string): string {
   return p.split('/').map((s) => { try { return decodeURIComponent(s); } catch { return s; } }).join('/');
 }
 
-/** A single `bytes=a-b` range inside the blob; anything else serves the whole body. */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
-  const m = header && /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || size === 0 || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    start = Math.max(0, size - Number(m[2]));
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  return start <= end && start < size ? { start, end } : undefined;
-}

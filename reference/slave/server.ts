@@ -9,6 +9,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { resolve, sep } from 'node:path';
+import { parseRange, sniffLength } from '../http.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AppError, Code, failure, paramError, success } from '../envelope.js';
 import { Blobs } from '../blobs.js';
@@ -223,7 +224,7 @@ class Slave {
     const beyond = index > 0 && index * chunk >= s.size;
     if (indexChecked && beyond) throw new AppError(Code.InvalidChunkIndex, 'Chunk offset cannot be greater than file size');
     const last = chunk === 0 || (index + 1) * chunk >= s.size;
-    const length = declaredLength(c.req);
+    const length = sniffLength(c.req.headers);
     // Past the end (only with chunk-index-unchecked): whatever was sent.
     const expected = beyond ? Math.max(0, length ?? 0) : last ? s.size - index * chunk : chunk;
     const lengthUnchecked = fault(this.faults, 'chunk-length-unchecked');
@@ -368,25 +369,4 @@ export async function readAll(stream: IncomingMessage, limit: number): Promise<B
   return Buffer.concat(parts);
 }
 
-/** pkg/request SniffContentLength: Content-Length, else X-Expected-Entity-Length, else 0. */
-function declaredLength(req: FastifyRequest): number | undefined {
-  const raw = req.headers['content-length'] ?? req.headers['x-expected-entity-length'];
-  const v = Array.isArray(raw) ? raw[0] : raw;
-  if (v === undefined || v === '') return 0;
-  return /^\d+$/.test(v.trim()) ? Number(v.trim()) : undefined;
-}
 
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
-  const m = header && /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || size === 0 || (m[1] === '' && m[2] === '')) return undefined;
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    start = Math.max(0, size - Number(m[2]));
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  return start <= end && start < size ? { start, end } : undefined;
-}
