@@ -25,7 +25,9 @@ import { siteRoutes } from './routes/site.js';
 import { chunkRoute, uploadRoutes } from './routes/upload.js';
 import { userRoutes } from './routes/user.js';
 import { remoteCallbackRoute } from './routes/callback-remote.js';
-import { RemoteAwareBlobs, remoteUrlHook } from './slave/master.js';
+import { remoteUrlHook } from './slave/master.js';
+import { StorageBlobs } from './cloud/storage.js';
+import { cloudCallbackRoutes } from './routes/callback-cloud.js';
 import { startSlave, type SlaveNode } from './slave/server.js';
 import { checkedFaults } from './faults/index.js';
 import type { Credentials, ReferenceOptions, ReferenceTarget } from './index.js';
@@ -35,7 +37,7 @@ export async function startReference(options: ReferenceOptions = {}): Promise<Re
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), 'cloudreve-reference-'));
   const st = new State(dataDir, checkedFaults(options.faults));
-  const blobs = new RemoteAwareBlobs(dataDir, st);
+  const blobs = new StorageBlobs(dataDir, st);
   const fs = new FileSystem(st, blobs);
   const svc: Services = { st, fs, blobs, views: new Views(st, fs), tokens: new Tokens(st) };
 
@@ -117,6 +119,8 @@ function buildApp(svc: Services): FastifyInstance {
     contentUploadRoute(raw, svc);
     // The slave's completion callback: its body is part of what the node signed.
     remoteCallbackRoute(raw, svc);
+    // The cloud providers' callbacks: OSS, Qiniu and Upyun sign the raw body.
+    cloudCallbackRoutes(raw, svc);
   });
 
   // gin's answer to an unknown route: plain text, not an envelope.

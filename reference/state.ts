@@ -127,6 +127,11 @@ export interface UploadSession {
   unlocked?: boolean;
   /** Fault finish-session-kept: the upload finished but the session was left open (it holds no lock). */
   finished?: boolean;
+  /** Cloud policies: what the provider side of the upload is (upload id, upload URL, …), see cloud/types.ts. */
+  provider?: Record<string, string>;
+  /** Object key of a cloud policy's upload. */
+  key?: string;
+  mimeType?: string;
 }
 
 export interface ShareRow {
@@ -246,6 +251,8 @@ export class State {
   readonly revokedRoots = new Set<string>();
   /** Fault expiry-wrong-code: ids of sessions that expired (to answer them differently from unknown ones). */
   readonly expiredSessions = new Set<string>();
+  /** Expired sessions of cloud uploads (their provider state), so a later DELETE can still abort the provider side. */
+  readonly expiredUploads = new Map<string, UploadSession>();
   private readonly seq = new Map<string, number>();
 
   constructor(readonly dataDir: string, readonly faults: ReadonlySet<string> = new Set()) {
@@ -319,6 +326,7 @@ export class State {
     if (!s) return undefined;
     if (Date.now() >= (s.expires + 1) * 1000 && !fault(this.faults, 'expiry-never')) {
       if (fault(this.faults, 'expiry-wrong-code')) this.expiredSessions.add(id);
+      if (s.provider) this.expiredUploads.set(id, s);
       this.sessions.delete(id);
       return undefined;
     }

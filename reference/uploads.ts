@@ -7,6 +7,7 @@ import { Kind } from './hashid.js';
 import { META_THUMB_DISABLED, META_UPLOAD_SESSION } from './fs.js';
 import { validName, type CloudreveUri } from './uri.js';
 import { remoteOf } from './slave/master.js';
+import { cloudOf } from './cloud/storage.js';
 import type { Services } from './http.js';
 import type { EntityRow, FileRow, PolicyRow, UserRow } from './state.js';
 import { fault } from './faults/index.js';
@@ -76,6 +77,8 @@ export function prepareUpload(svc: Services, caller: UserRow | undefined, uri: C
   const entity = fs.newEntity(owner, policy, a.size, a.sessionId);
   // An entity of a remote policy lives on the policy's node, at the path its name rules give.
   remoteOf(svc)?.adopt(entity, policy, owner.id, uri.segments);
+  // An entity of a cloud policy is an object in its bucket, keyed by the same rules.
+  cloudOf(svc)?.adopt(entity, policy, owner.id, uri.segments);
   if (a.entityType === 'live_photo') entity.type = 2;
   file.entityIds.push(entity.id);
   if (a.sessionId) file.metadata.set(META_UPLOAD_SESSION, a.sessionId);

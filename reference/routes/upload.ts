@@ -13,6 +13,8 @@ import { requireUri } from '../uri.js';
 import { completeUpload, prepareUpload, rollback, validMetadataKey } from '../uploads.js';
 import type { UploadSession } from '../state.js';
 import { remoteOf } from '../slave/master.js';
+import { cloudOf } from '../cloud/storage.js';
+import type { TokenResult } from '../cloud/types.js';
 import { fault } from '../faults/index.js';
 
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -52,18 +54,21 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     const size = (b.size as number | undefined) ?? 0;
     const p = prepareUpload(svc, c.caller, uri, { size, entityType: b.entity_type ?? '', previous: b.previous, sessionId: id });
     const remote = remoteOf(svc);
-    if (p.policy.type !== 'local' && !(p.policy.type === 'remote' && remote)) {
-      // Only the local and remote drivers are emulated; a cloud driver's Token() would fail here with a plain error.
+    const cloud = cloudOf(svc);
+    const driver = cloud?.driverOf(p.policy);
+    const relay = !!driver && p.policy.settings.relay === true;
+    if (p.policy.type !== 'local' && !(p.policy.type === 'remote' && remote) && !driver) {
       await rollback(svc, p);
-      throw new AppError(Code.NotSet, '');
+      throw new AppError(Code.NotSet, 'Unknown policy type');
     }
-    const chunkSize = Number(p.policy.settings.chunk_size ?? 0);
+    // A relay upload is one chunk, the whole file, to the master; a cloud policy without a chunk size uses its type's.
+    const chunkSize = relay ? 0 : Number(p.policy.settings.chunk_size ?? 0) || (driver?.defaultChunkSize ?? 0);
     const answeredChunkSize = fault(st.faults, 'create-chunk-size-mismatch') ? 2 * chunkSize : chunkSize;
     const session: UploadSession = {
       id, uid: p.owner.id, fileId: p.file.id, entityId: p.entity.id, uri: uri.raw, size, chunkSize, expires,
       callbackSecret: callbackSecret(), policyId: p.policy.id, received: new Set(),
       lastModified: b.last_modified > 0 ? new Date(b.last_modified) : undefined, metadata,
-      lockToken: `opaquelocktoken:${randomUUID()}`,
+      lockToken: `opaquelocktoken:${randomUUID()}`, mimeType: b.mime_type || undefined,
     };
     // Registered before any await: from here on the placeholder is locked by this session.
     st.sessions.set(id, session);
@@ -85,6 +90,27 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
         upload_urls: fault(st.faults, 'remote-upload-url-missing') ? [] : [credential.url],
         credential: credential.credential, storage_policy: views.policy(p.policy), uri: uri.raw,
         callback_secret: session.callbackSecret,
+      };
+    }
+    if (driver && !relay) {
+      // driver.Token: the provider side of the upload (multipart upload, upload session or token) and what the client
+      // needs to send its parts there.
+      let token: TokenResult;
+      try {
+        const callbackUrl = new URL(`/api/v4/callback/${p.policy.type}/${id}/${session.callbackSecret}`, st.setting('siteURL')).toString();
+        session.key = p.entity.source;
+        token = await driver.token({ policy: p.policy, session, key: p.entity.source, size, chunkSize, expires, callbackUrl,
+          mimeType: session.mimeType, fileName: uri.segments.at(-1) ?? '' });
+      } catch (e) {
+        st.sessions.delete(id);
+        await rollback(svc, p);
+        if (e instanceof AppError) throw e;
+        throw new AppError(Code.NotSet, `Failed to create upload session on the storage provider: ${(e as Error).message}`);
+      }
+      session.provider = token.state;
+      return {
+        session_id: id, upload_id: '', chunk_size: answeredChunkSize, expires: answeredExpires, ...token.answer,
+        storage_policy: views.policy(p.policy), uri: uri.raw, callback_secret: session.callbackSecret,
       };
     }
     try {
@@ -129,27 +155,20 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     if (remote && policy?.type === 'remote' && (session || entity) && !fault(st.faults, 'cancel-skips-slave')) {
       await remote.cancelSession(policy, b.id, c.correlationId);
     }
+    // driver.CancelToken of a cloud policy: the provider's multipart upload (or upload session) is aborted — also
+    // after the session expired (the real 4.18.0 leaves it open then), as long as the upload's entity is known.
+    const driver = cloudOf(svc)?.driverOf(policy);
+    const state = session ?? (entity ? st.expiredUploads.get(b.id) : undefined);
+    if (driver && policy && state?.provider && policy.settings.relay !== true) {
+      try {
+        await driver.cancel(policy, state);
+      } catch (e) {
+        throw new AppError(Code.NotSet, `Failed to cancel the upload on the storage provider: ${(e as Error).message}`);
+      }
+    }
+    st.expiredUploads.delete(b.id);
     return undefined;
   });
-
-  // Callbacks of cloud policies: only their session checks can be met here (every session is a local or remote one).
-  // The remote policy's callback is routes/callback-remote.ts.
-  const callbacks: [string, string][] = [['POST', 'obs'], ['POST', 'onedrive'], ['GET', 'cos'], ['GET', 's3'],
-    ['POST', 'oss'], ['POST', 'upyun'], ['POST', 'qiniu'], ['GET', 'ks3']];
-  for (const [method, type] of callbacks) {
-    register(app, svc, method, `/callback/${type}/:session_id/:key`, 'none', async (c) => {
-      const { session_id: sid, key } = c.req.params as { session_id: string; key: string };
-      const fail = (code: number, msg: string) => new AppError(code, msg, { status: fault(st.faults, 'callback-status-200') ? 200 : 401 });
-      const session = st.liveSession(sid);
-      if (!session) throw fail(Code.UploadSessionExpired, 'Upload session does not exist or expired');
-      if (!safeEqual(session.callbackSecret, key) && !fault(st.faults, 'callback-secret-unchecked')) {
-        throw fail(Code.CredentialInvalid, fault(st.faults, 'secret-echoed-in-error')
-          ? `Invalid callback secret, expected ${session.callbackSecret}` : 'Invalid callback secret');
-      }
-      // No session can be of this route's policy type: the local policy has no callback.
-      throw fail(Code.PolicyNotAllowed, '');
-    });
-  }
 }
 
 /** The chunk route, registered where request bodies are left unread (streamed to the blob). */
@@ -171,7 +190,12 @@ export function chunkRoute(app: FastifyInstance, svc: Services): void {
     if (!file || !entity) throw FsErr.pathNotExist();
     // 4.11.0+: the upload lock is confirmed on every chunk.
     if (session.unlocked) throw new AppError(Code.LockConflict, 'Lock expired');
-    if (st.policies.get(session.policyId)?.type !== 'local') throw new AppError(Code.PolicyNotAllowed, '');
+    // The master takes chunks of local policies and of relay policies (chunk 0, the whole file, streamed on to the
+    // provider); every other policy's chunks go elsewhere.
+    const chunkPolicy = st.policies.get(session.policyId);
+    if (chunkPolicy?.type !== 'local' && !(chunkPolicy?.settings.relay === true && cloudOf(svc)?.driverOf(chunkPolicy))) {
+      throw new AppError(Code.PolicyNotAllowed, '');
+    }
     const chunk = session.chunkSize;
     const indexChecked = !fault(st.faults, 'chunk-index-unchecked');
     if (indexChecked && chunk === 0 && index > 0) throw new AppError(Code.InvalidChunkIndex, 'Chunk index cannot be greater than 0');
@@ -219,11 +243,4 @@ export function chunkRoute(app: FastifyInstance, svc: Services): void {
     }
     return undefined;
   });
-}
-
-function safeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return d === 0;
 }

@@ -2,7 +2,7 @@
 // a remote policy is stored on its node (the policy's dir/file name rules), the master→slave RPC (signed with the
 // node's `slave_key`, TTL `slave_api_timeout`, the X-Cr-* master headers), the upload credential handed to clients,
 // signed slave content URLs, and a Blobs that sends every operation on such an entity to the node over HTTP.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -12,6 +12,7 @@ import { Kind } from '../hashid.js';
 import { escapeSegment } from '../uri.js';
 import { VERSION, type EntityRow, type NodeRow, type PolicyRow, type State, type UploadSession } from '../state.js';
 import type { Services } from '../http.js';
+import { renderSavePath } from '../save-path.js';
 import { bodyUnsigned, decodedPath, requestCredential, signedHeaders, signUrl } from './hmac.js';
 import { fault } from '../faults/index.js';
 
@@ -20,13 +21,7 @@ export interface NodeAddress { id: number; server: string; key: string }
 
 export interface SlaveAnswer { code: number; msg: string; data?: unknown }
 
-const DEFAULT_DIR_RULE = 'uploads/{uid}/{path}';
-const DEFAULT_FILE_RULE = '{uid}_{randomkey8}_{originname}';
-const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
-function randomKey(n: number): string {
-  return [...randomBytes(n)].map((b) => ALNUM[b % ALNUM.length]).join('');
-}
 
 export class RemoteStorage {
   /** Source of every entity stored on a node → its policy id. */
@@ -55,23 +50,7 @@ export class RemoteStorage {
 
   /** path.Join(dir rule, file rule), both rendered (the real server's placeholders). */
   savePath(policy: PolicyRow, uid: number, segments: string[]): string {
-    const name = segments.at(-1) ?? '';
-    const parent = segments.slice(0, -1).join('/');
-    const now = new Date();
-    const pad = (n: number) => String(n).padStart(2, '0');
-    const dot = name.lastIndexOf('.');
-    const vars: Record<string, () => string> = {
-      randomkey16: () => randomKey(16), randomkey8: () => randomKey(8), timestamp: () => String(Math.floor(now.getTime() / 1000)),
-      timestamp_nano: () => `${now.getTime()}000000`, uid: () => String(uid), path: () => parent, originname: () => name,
-      ext: () => (dot > 0 ? name.slice(dot) : ''), originname_without_ext: () => (dot > 0 ? name.slice(0, dot) : name),
-      uuid: () => randomUUID(), date: () => `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}`,
-      datetime: () => `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`,
-      year: () => String(now.getFullYear()), month: () => pad(now.getMonth() + 1), day: () => pad(now.getDate()),
-      hour: () => pad(now.getHours()), minute: () => pad(now.getMinutes()), second: () => pad(now.getSeconds()),
-    };
-    const render = (rule: string) => rule.replace(/\{([a-z_0-9]+)\}/g, (m, k: string) => vars[k]?.() ?? m);
-    const joined = posix.join(render(policy.dirNameRule || DEFAULT_DIR_RULE), render(policy.fileNameRule || DEFAULT_FILE_RULE));
-    return joined.replace(/^(\.\.?\/)+/, '').replace(/^\/+/, '');
+    return renderSavePath(policy, uid, segments);
   }
 
   // ---- master → slave RPC ----
