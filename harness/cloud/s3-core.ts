@@ -473,7 +473,8 @@ export abstract class S3FamilyEmulator implements ProviderEmulator {
     }
     const headers: Record<string, string> = { etag: o.etag, 'last-modified': o.lastModified.toUTCString(), 'content-type': o.contentType,
       'accept-ranges': 'bytes', ...this.metaHeaders(ctx, o.metadata) };
-    if (o.partCount) headers['x-amz-mp-parts-count'] = String(o.partCount);
+    // Only answered to a request naming a partNumber (HeadObject/GetObject API reference: PartsCount).
+    if (o.partCount && this.q(ctx, 'partNumber') !== undefined) headers['x-amz-mp-parts-count'] = String(o.partCount);
     const overrides: Record<string, string> = { 'response-content-type': 'content-type', 'response-content-language': 'content-language',
       'response-expires': 'expires', 'response-cache-control': 'cache-control', 'response-content-disposition': 'content-disposition',
       'response-content-encoding': 'content-encoding' };

@@ -5,6 +5,7 @@ import { registerSecret } from '../secrets.js';
 import { Code } from '../../contracts/generated/error-codes.js';
 import { unwrap, type CloudreveClient, type Credentials, type Schemas } from '../client/index.js';
 import type { CapabilityProfile } from './profiles.js';
+import type { ProviderPolicyFields } from './provider-world.js';
 
 type AdminPolicy = Schemas['AdminStoragePolicy'];
 
@@ -28,6 +29,8 @@ export interface ProvisionOptions {
   quota: number;
   /** For the remote policy: the slave node to register. */
   slave?: SlaveNode;
+  /** For cloud policies: the fields that point the policy at the provider (its emulator, see provider-world.ts). */
+  provider?: ProviderPolicyFields;
 }
 
 function policyBody(profile: CapabilityProfile, name: string, options: ProvisionOptions, nodeId?: number): Record<string, unknown> {
@@ -37,7 +40,10 @@ function policyBody(profile: CapabilityProfile, name: string, options: Provision
     file_name_rule: '{uid}_{randomkey8}_{originname}', settings: { chunk_size: options.chunkSize, pre_allocate: true } };
   if (profile.policy === 'local') return common;
   if (profile.policy === 'remote') return { ...common, server: options.slave!.url, node_id: nodeId, edges: {} };
-  throw new Error(`provisioning ${profile.policy} policies is not implemented yet`);
+  const p = options.provider;
+  if (!p) throw new Error(`the ${profile.policy} policy needs its provider's endpoint and keys`);
+  return { ...common, server: p.server, bucket_name: p.bucket_name, access_key: p.access_key, secret_key: p.secret_key,
+    is_private: true, settings: { ...p.settings, chunk_size: options.chunkSize } };
 }
 
 /**
@@ -66,6 +72,7 @@ export async function provisionPolicy(admin: CloudreveClient, profile: Capabilit
   const undo: (() => Promise<void>)[] = [];
   const remove = async () => { for (const step of undo.reverse()) await step(); };
   try {
+    if (options.provider) registerSecret(options.provider.secret_key);
     let nodeId: number | undefined;
     if (profile.policy === 'remote') {
       if (!options.slave) throw new Error('the remote policy needs a slave node');

@@ -5,12 +5,14 @@
 import {
   Code, POLICY_TYPES, blobOfSession, cancel, eventually, expect, expectChunkCode, expectCode, expectContent,
   expectGone, expectSuccess, info, names, openUpload, req, seedFor, send, sendAll, slaveHasBlob, test, used,
+  skipUnlessTargetTakesChunks, uploadAll,
 } from './support.js';
 
 for (const policy of POLICY_TYPES) {
   test.describe(`${policy} @policy:${policy}`, () => {
     test('UPL-CANCEL-001 cancelling removes the session\'s placeholder file', req('UPL-CANCEL-001'),
       async ({ uploader, driver, profile, folder, opened, env }, testInfo) => {
+        test.skip(profile.singleChunk, `${profile.policy}: the whole file is one request, so no upload is left half-sent`);
         expect(profile.cancelUndoes).toContain('placeholder');
         const uri = `${folder}/cancel.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
@@ -22,6 +24,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CANCEL-002 cancelling releases the quota the session charged', req('UPL-CANCEL-002'),
       async ({ uploader, driver, profile, folder, opened, env }, testInfo) => {
+        test.skip(profile.singleChunk, `${profile.policy}: the whole file is one request, so no upload is left half-sent`);
         expect(profile.cancelUndoes).toContain('quota');
         const before = await used(uploader);
         const uri = `${folder}/quota.bin`;
@@ -34,6 +37,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CANCEL-003 after a cancel every chunk is refused with 40011 and nothing reappears', req('UPL-CANCEL-003'),
       async ({ uploader, driver, profile, folder, opened, env }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         expect(profile.cancelUndoes).toContain('session');
         const uri = `${folder}/after.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
@@ -58,10 +62,11 @@ for (const policy of POLICY_TYPES) {
       });
 
     test('UPL-CANCEL-005 cancelling a new version drops only that version: the file, its current version and bytes stay', req('UPL-CANCEL-005'),
-      async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+        test.skip(profile.singleChunk, `${profile.policy}: the whole file is one request, so no upload is left half-sent`);
         const uri = `${folder}/keep.bin`;
         const v1 = await openUpload(uploader, opened, uri, env.chunkSize + 100, seedFor(testInfo.title, 'v1'));
-        await sendAll(driver, v1);
+        await uploadAll(driver, v1, uploader);
         const current = (await info(uploader, uri)).primary_entity;
         const before = await used(uploader);
         const v2 = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 5, seedFor(testInfo.title, 'v2'), { entityType: 'version' });
@@ -72,7 +77,10 @@ for (const policy of POLICY_TYPES) {
         expect(f.size).toBe(v1.payload.size);
         expect(f.metadata?.['sys:upload_session_id'], 'no pending session').toBeUndefined();
         expect(await used(uploader), 'quota back to the current version only').toBe(before);
-        expectChunkCode(await send(driver, v2, 1), Code.UploadSessionExpired, 'a chunk of the cancelled version');
+        const late = await send(driver, v2, 1);
+        // Parts at a provider: the cancel aborted its upload, so the provider refuses them.
+        if (profile.chunkEndpoint === 'provider') expect((late as { ok?: boolean }).ok, 'a part of the cancelled version').toBe(false);
+        else expectChunkCode(late, Code.UploadSessionExpired, 'a chunk of the cancelled version');
         await expectContent(uploader, makeTransport(), target, uri, v1.payload, env.chunkSize);
       });
 
@@ -93,14 +101,15 @@ for (const policy of POLICY_TYPES) {
       });
 
     test('UPL-CANCEL-007 a new session for the cancelled path works from scratch', req('UPL-CANCEL-007'),
-      async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+        test.skip(profile.singleChunk, `${profile.policy}: the whole file is one request, so no upload is left half-sent`);
         const uri = `${folder}/again.bin`;
         const first = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title, 'first'));
         await sendAll(driver, first, [0, 1]);
         expectSuccess(await cancel(uploader, first.session, uri), 'cancel');
         const second = await openUpload(uploader, opened, uri, env.chunkSize + 9, seedFor(testInfo.title, 'second'));
         expect(second.session.session_id).not.toBe(first.session.session_id);
-        await sendAll(driver, second);
+        await uploadAll(driver, second, uploader);
         await expectContent(uploader, makeTransport(), target, uri, second.payload, env.chunkSize);
       });
   });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import {
   Code, POLICY_TYPES, Payload, SUITE_CHUNK_SIZE, expect, expectChunkCode, expectChunkOk, expectContent, expectFinished,
   expectPlaceholder, openUpload, rawSlaveChunk, req, seedFor, send, sendAll, sendBody, slaveChunkCredential, test,
-  uncheckedDriver, used,
+  uncheckedDriver, used, skipUnlessTargetTakesChunks, uploadAll,
 } from './support.js';
 
 const C = SUITE_CHUNK_SIZE;
@@ -19,19 +19,21 @@ for (const policy of POLICY_TYPES) {
   test.describe(`${policy} @policy:${policy}`, () => {
     for (const [label, sizeOf] of SIZES) {
       test(`UPL-CHUNK-001 a file of ${label} bytes (${sizeOf(C)}) uploads in order and reads back byte for byte`, req('UPL-CHUNK-001'),
-        async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+        async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+          skipUnlessTargetTakesChunks(profile);
           const size = sizeOf(env.chunkSize);
           const uri = `${folder}/size-${size}.bin`;
           const up = await openUpload(uploader, opened, uri, size, seedFor(testInfo.title));
           expect(up.chunks.length, 'chunks the file needs').toBe(Math.max(1, Math.ceil(size / env.chunkSize)));
-          await sendAll(driver, up);
+          await uploadAll(driver, up, uploader);
           await expectFinished(uploader, uri, size);
           await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
         });
     }
 
     test('UPL-CHUNK-002 a chunk of the wrong length is refused with 40013 (short, long, a last chunk one byte long)', req('UPL-CHUNK-002'),
-      async ({ uploader, driver, folder, opened, env }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/length.bin`;
         const size = 2 * env.chunkSize + 452;
         const up = await openUpload(uploader, opened, uri, size, seedFor(testInfo.title));
@@ -43,6 +45,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-003 a chunk without Content-Length (chunked transfer) is refused with 40013', req('UPL-CHUNK-003'),
       async ({ uploader, uploaderUnchecked, profile, makeTransport, folder, opened, env }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/no-length.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const raw = uncheckedDriver(profile, uploaderUnchecked, makeTransport);
@@ -51,7 +54,8 @@ for (const policy of POLICY_TYPES) {
       });
 
     test('UPL-CHUNK-004 a chunk index past the last chunk is refused with 40012', req('UPL-CHUNK-004'),
-      async ({ uploader, driver, folder, opened, env }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/range.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         expectChunkCode(await sendBody(driver, up, 3, env.chunkSize), Code.InvalidChunkIndex, 'index 3 (= the chunk count), a full chunk');
@@ -61,6 +65,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-005 a negative chunk index is refused with 40001', req('UPL-CHUNK-005'),
       async ({ uploader, uploaderUnchecked, profile, makeTransport, folder, opened, env }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/negative.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const raw = uncheckedDriver(profile, uploaderUnchecked, makeTransport);
@@ -70,6 +75,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-006 a chunk index that is not an integer is refused with 40001, not taken as 0', req('UPL-CHUNK-006'),
       async ({ uploader, uploaderUnchecked, driver, profile, makeTransport, folder, opened, env, target }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/not-a-number.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const raw = uncheckedDriver(profile, uploaderUnchecked, makeTransport);
@@ -84,6 +90,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-007 a chunk request without an index is refused, not taken as chunk 0', req('UPL-CHUNK-007'),
       async ({ uploader, profile, makeTransport, folder, opened, env }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         test.skip(profile.chunkEndpoint !== 'slave', `the ${profile.chunkEndpoint}'s chunk route carries the index in its path; only the slave's takes it from the query`);
         const uri = `${folder}/no-index.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
@@ -94,6 +101,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-008 chunks in any order: the upload completes when the last missing index arrives, not before', req('UPL-CHUNK-008'),
       async ({ uploader, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         test.skip(!profile.outOfOrderChunks, `${profile.policy} takes chunks in order only (capability profile)`);
         const uri = `${folder}/order.bin`;
         const up = await openUpload(uploader, opened, uri, 3 * env.chunkSize + 300, seedFor(testInfo.title));
@@ -107,7 +115,8 @@ for (const policy of POLICY_TYPES) {
       });
 
     test('UPL-CHUNK-009 a repeated chunk overwrites in place and completes nothing; the last write of an index counts', req('UPL-CHUNK-009'),
-      async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/repeat.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         // Chunk 0 first with other bytes of the right length, then (after chunk 1) with the right ones: the repeat
@@ -123,6 +132,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-CHUNK-010 a chunk for an unknown session is refused with 40011 and charges nothing', req('UPL-CHUNK-010'),
       async ({ uploader, driver, profile, folder, opened, env, target }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/unknown.bin`;
         const up = await openUpload(uploader, opened, uri, env.chunkSize, seedFor(testInfo.title));
         const before = await used(uploader);

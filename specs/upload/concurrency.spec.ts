@@ -3,14 +3,16 @@
 // sessions for one path, and the chunks of one session in parallel (up to the policy's chunk_concurrency, or 3).
 import {
   Code, POLICY_TYPES, cancel, createSession, expect, expectChunkCode, expectChunkOk, expectChunkOneOf, expectContent,
-  expectFinished, expectGone, expectOneOfCodes, expectPlaceholder, isCode, openUpload, planChunks, req, seedFor, send, sendAll, test,
-  used, withSize, Payload, type ChunkAttempt, type UploadSession,
+  expectFinished, expectGone, expectOneOfCodes, expectPlaceholder, isCode, openUpload, planChunks, req, seedFor, send,
+  sendAll, test, used, withSize, Payload, type ChunkAttempt, type UploadSession, skipUnlessTargetTakesChunks,
+  uploadAll,
 } from './support.js';
 
 for (const policy of POLICY_TYPES) {
   test.describe(`${policy} @policy:${policy}`, () => {
     test('UPL-CONC-001 the last chunk sent twice at once completes the upload once, with the right bytes', req('UPL-CONC-001'),
-      async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/same-index.bin`;
         const before = await used(uploader);
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
@@ -25,7 +27,8 @@ for (const policy of POLICY_TYPES) {
       });
 
     test('UPL-CONC-002 a chunk racing a cancel: whichever wins, the session, the placeholder and the charge are gone', req('UPL-CONC-002'),
-      async ({ uploader, driver, folder, opened, env }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/race-cancel.bin`;
         const before = await used(uploader);
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
@@ -55,12 +58,13 @@ for (const policy of POLICY_TYPES) {
         await expectPlaceholder(uploader, uri, session.session_id);
         const payload = new Payload(seedFor(testInfo.title), sizes[winner]!);
         const up = { session, payload, uri, chunks: planChunks(payload.size, session.chunk_size) };
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, payload, env.chunkSize);
       });
 
     test('UPL-CONC-004 the chunks of one session sent in parallel (chunk_concurrency, or 3) complete the upload right', req('UPL-CONC-004'),
       async ({ uploader, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         test.skip(!profile.outOfOrderChunks, `${profile.policy} takes chunks in order only (capability profile)`);
         const uri = `${folder}/parallel.bin`;
         const up = await openUpload(uploader, opened, uri, 7 * env.chunkSize + 300, seedFor(testInfo.title));

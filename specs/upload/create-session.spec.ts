@@ -5,7 +5,7 @@
 import {
   Code, POLICY_TYPES, basename, cancel, capacity, createSession, expect, expectCode, expectContent, expectFinished,
   expectGone, expectOneOfCodes, expectPlaceholder, info, list, names, nowSeconds, openSession, openUpload, policyIdOf,
-  req, sameUri, seedFor, sendAll, sinceReason, slaveChunkCredential, test, used, versionAtLeast, Payload,
+  req, sameUri, seedFor, sendAll, sinceReason, slaveChunkCredential, test, used, versionAtLeast, Payload, uploadAll,
 } from './support.js';
 import type { CloudreveClient } from '../../harness/client/index.js';
 
@@ -55,10 +55,10 @@ for (const policy of POLICY_TYPES) {
         expect(s.expires, `expires ${s.expires} ≤ ${after} + ${ttl}`).toBeLessThanOrEqual(after + ttl + 1);
       });
 
-    test('UPL-CREATE-003 chunk_size is the policy\'s chunk size', req('UPL-CREATE-003'),
-      async ({ uploader, env, folder, opened }) => {
-        const s = await openSession(uploader, opened, `${folder}/chunk-size.bin`, 3 * env.chunkSize);
-        expect(s.chunk_size).toBe(env.chunkSize);
+    test('UPL-CREATE-003 chunk_size is the policy\'s chunk size (0 where the whole file is one request)', req('UPL-CREATE-003'),
+      async ({ uploader, env, profile, folder, opened }) => {
+        const s = await openSession(uploader, opened, `${folder}/chunk-size.bin`, 3 * env.chunkSize + 1);
+        expect(s.chunk_size).toBe(profile.singleChunk ? 0 : env.chunkSize);
       });
 
     test('UPL-CREATE-004 upload URLs: none for the master\'s route; remote: one slave URL and a Bearer Cr credential expiring with the session',
@@ -121,7 +121,7 @@ for (const policy of POLICY_TYPES) {
         const pending = await info(uploader, uri);
         expect(pending.size, 'size while the new version is pending').toBe(100);
         expect(pending.primary_entity).toBe(first);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         const done = await expectFinished(uploader, uri, up.payload.size);
         expect(done.primary_entity, 'a new current version').not.toBe(first);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
@@ -180,7 +180,7 @@ for (const policy of POLICY_TYPES) {
         expectOneOfCodes(await createSession(uploader, opened, uri, 50), [Code.ObjectExist, Code.LockConflict], 'the same path again');
         expect(await used(uploader), 'nothing more charged').toBe(before);
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 

@@ -3,7 +3,7 @@
 // and the session is gone: a chunk afterwards is refused with 40011.
 import {
   Code, POLICY_TYPES, expect, expectChunkCode, expectContent, expectFinished, expectPlaceholder, info, openUpload, req,
-  Payload, seedFor, send, sendAll, test, used,
+  Payload, seedFor, send, sendAll, test, used, uploadAll,
 } from './support.js';
 
 for (const policy of POLICY_TYPES) {
@@ -30,7 +30,7 @@ for (const policy of POLICY_TYPES) {
         test.skip(profile.finish !== 'last-chunk', `${profile.policy} finishes with ${profile.finish}`);
         const uri = `${folder}/gone.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize, seedFor(testInfo.title));
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         const foreign = { ...up, payload: new Payload(up.payload.seed ^ 0xff, up.payload.size) };
         expectChunkCode(await send(driver, foreign, 0), Code.UploadSessionExpired, 'chunk 0 again after the upload finished');
         expectChunkCode(await send(driver, foreign, 1), Code.UploadSessionExpired, 'the last chunk again after the upload finished');
@@ -45,7 +45,7 @@ for (const policy of POLICY_TYPES) {
         const metadata = { 'customize:icon_color': '#ff5722' };
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 3, seedFor(testInfo.title), { metadata });
         expect((await info(uploader, uri)).metadata?.['customize:icon_color'], 'not while pending').toBeUndefined();
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         expect((await info(uploader, uri)).metadata?.['customize:icon_color'], 'set once finished').toBe('#ff5722');
       });
 
@@ -55,7 +55,7 @@ for (const policy of POLICY_TYPES) {
         const uri = `${folder}/mtime.bin`;
         const lastModified = Date.UTC(2023, 10, 14, 22, 13, 20);
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 3, seedFor(testInfo.title), { lastModified });
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         expect(Date.parse((await info(uploader, uri)).updated_at)).toBe(lastModified);
       });
 
@@ -64,7 +64,7 @@ for (const policy of POLICY_TYPES) {
         test.skip(profile.finish !== 'last-chunk', `${profile.policy} finishes with ${profile.finish}`);
         const before = await used(uploader);
         const up = await openUpload(uploader, opened, `${folder}/quota.bin`, 2 * env.chunkSize + 9, seedFor(testInfo.title));
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         expect(await used(uploader) - before, 'quota after the upload finished').toBe(up.payload.size);
       });
   });

@@ -2,9 +2,9 @@
 // credential) the same index can be sent again and the upload still finishes with the right bytes; no partial file
 // becomes visible meanwhile, and the rejection charges no quota.
 import {
-  Code, POLICY_TYPES, describeAttempt, driverAs, expect, expectChunkOk, expectContent, expectFinished, expectPlaceholder,
-  openUpload, req, seedFor, send, sendAll, sendBody, slaveChunkCredential, test, uncheckedDriver, used, Payload,
-  type ChunkAttempt, type Upload,
+  Code, POLICY_TYPES, describeAttempt, driverAs, expect, expectChunkOk, expectContent, expectFinished,
+  expectPlaceholder, openUpload, req, seedFor, send, sendAll, sendBody, slaveChunkCredential, test, uncheckedDriver,
+  used, Payload, type ChunkAttempt, type Upload, skipUnlessTargetTakesChunks, uploadAll,
 } from './support.js';
 import type { CloudreveClient } from '../../harness/client/index.js';
 
@@ -23,6 +23,7 @@ for (const policy of POLICY_TYPES) {
   test.describe(`${policy} @policy:${policy}`, () => {
     test('UPL-RECOVER-001 after a chunk of the wrong length (or none) the same index can be sent again', req('UPL-RECOVER-001'),
       async ({ uploader, uploaderUnchecked, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/length.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const charged = await used(uploader);
@@ -43,6 +44,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-RECOVER-002 after a chunk with a bad index (past the end, negative) the upload still finishes right', req('UPL-RECOVER-002'),
       async ({ uploader, uploaderUnchecked, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/index.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const charged = await used(uploader);
@@ -60,6 +62,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-RECOVER-003 after a chunk with a bad credential the same index can be sent again', req('UPL-RECOVER-003'),
       async ({ uploader, other, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/credential.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 452, seedFor(testInfo.title));
         const charged = await used(uploader);
@@ -73,13 +76,14 @@ for (const policy of POLICY_TYPES) {
           expectRejected(await send(driverAs(profile, other, makeTransport), foreign, 0), 'chunk 0 as another user');
         }
         await expectNothingChanged(uploader, up, charged, 'the rejected credential');
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectFinished(uploader, uri, up.payload.size);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
     test('UPL-RECOVER-004 an empty chunk past the end of a file of whole chunks is refused and completes nothing', req('UPL-RECOVER-004'),
-      async ({ uploader, driver, folder, opened, env, target, makeTransport }, testInfo) => {
+      async ({ uploader, driver, folder, opened, env, target, makeTransport, profile }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/whole-chunks.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize, seedFor(testInfo.title));
         const charged = await used(uploader);

@@ -3,10 +3,10 @@
 // never-expiring and missing credentials; uris that try to climb out of the user's root (`..`) never leave it; nothing
 // of another user becomes visible or changes.
 import {
-  Code, POLICY_TYPES, cancel, createSession, driverAs, expect, expectChunkCode, expectChunkOneOf, expectCode, expectContent,
-  expectFinished, expectGone, expectOneOfCodes, expectPlaceholder, info, inSpaceOf, isCode, names, nowSeconds,
-  openSession, openUpload, policyIdOf, req, seedFor, send, sendAll, slaveChunkCredential, test, used, userIdOf,
-  Payload, type Upload, type UploadSession, slaveRequestCredential,
+  Code, POLICY_TYPES, cancel, createSession, driverAs, expect, expectChunkCode, expectChunkOneOf, expectCode,
+  expectContent, expectFinished, expectGone, expectOneOfCodes, expectPlaceholder, info, inSpaceOf, isCode, names,
+  nowSeconds, openSession, openUpload, policyIdOf, req, seedFor, send, sendAll, slaveChunkCredential, test, used,
+  userIdOf, Payload, type Upload, type UploadSession, slaveRequestCredential, skipUnlessTargetTakesChunks, uploadAll,
 } from './support.js';
 import { expectNoSecretEcho } from '../../harness/expect.js';
 
@@ -23,6 +23,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-SEC-002 a chunk without the owner\'s credential is refused; the owner\'s upload is unharmed', req('UPL-SEC-002'),
       async ({ uploader, stranger, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/anonymous-chunk.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 1, seedFor(testInfo.title));
         const charged = await used(uploader);
@@ -35,7 +36,7 @@ for (const policy of POLICY_TYPES) {
         }
         await expectPlaceholder(uploader, uri, up.session.session_id);
         expect(await used(uploader)).toBe(charged);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -45,7 +46,7 @@ for (const policy of POLICY_TYPES) {
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 1, seedFor(testInfo.title));
         expectCode(await cancel(stranger, up.session, uri), Code.CheckLogin);
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -62,6 +63,7 @@ for (const policy of POLICY_TYPES) {
 
     test('UPL-SEC-005 another user cannot send the owner\'s chunks; the owner\'s upload is unharmed', req('UPL-SEC-005'),
       async ({ uploader, other, driver, profile, folder, opened, env, target, makeTransport }, testInfo) => {
+        skipUnlessTargetTakesChunks(profile);
         const uri = `${folder}/cross-chunk.bin`;
         const up = await openUpload(uploader, opened, uri, 2 * env.chunkSize + 1, seedFor(testInfo.title));
         const foreign: Upload = { ...up, payload: new Payload(up.payload.seed ^ 0x42, up.payload.size) };
@@ -75,7 +77,7 @@ for (const policy of POLICY_TYPES) {
           expectChunkCode(await send(driverAs(profile, other, makeTransport), foreign, 0), Code.UploadSessionExpired, 'chunk 0 as another user');
         }
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -88,7 +90,7 @@ for (const policy of POLICY_TYPES) {
         expectCode(await cancel(other, up.session, uri), Code.ParentNotExist, { message: 'cancel with the uri in their own space' });
         expectCode(await cancel(other, up.session, inSpaceOf(owner, uri)), Code.NoPermissionErr, { message: 'cancel with the owner\'s uri' });
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -161,7 +163,7 @@ for (const policy of POLICY_TYPES) {
       async ({ uploader, other, driver, folder, opened, env }, testInfo) => {
         const uri = `${folder}/private.bin`;
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 1, seedFor(testInfo.title));
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectFinished(uploader, uri, up.payload.size);
         const theirs = inSpaceOf(await userIdOf(uploader), uri);
         expectCode(await other.GET('/file/info', { params: { query: { uri: theirs } } }), Code.NoPermissionErr, { message: 'info of the owner\'s file' });
@@ -178,7 +180,7 @@ for (const policy of POLICY_TYPES) {
         expectCode(res, Code.CredentialInvalid, { status: 401, message: 'the callback with a wrong secret' });
         expectNoSecretEcho(res, up.session.callback_secret, 'the refusal of a wrong callback secret');
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -192,7 +194,7 @@ for (const policy of POLICY_TYPES) {
         expectOneOfCodes(res, [Code.PolicyNotAllowed, Code.NoPermissionErr, Code.InvalidSign], 'an unsigned completion callback');
         expect(res.response.status, 'HTTP status of a refused callback').toBe(401);
         await expectPlaceholder(uploader, uri, up.session.session_id, 'the file after the unsigned callback');
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 
@@ -202,7 +204,7 @@ for (const policy of POLICY_TYPES) {
         test.skip(!target.slave, 'needs the slave node\'s key to sign the callback as the node does');
         const uri = `${folder}/replayed-callback.bin`;
         const up = await openUpload(uploader, opened, uri, env.chunkSize + 1, seedFor(testInfo.title));
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectFinished(uploader, uri, up.payload.size);
         // The callback the slave sent, signed with the node key, sent again.
         const path = `/api/v4/callback/remote/${up.session.session_id}/${up.session.callback_secret}`;

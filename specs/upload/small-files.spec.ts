@@ -4,7 +4,7 @@
 import type { CloudreveClient, Schemas } from '../../harness/client/index.js';
 import {
   Code, POLICY_TYPES, expect, expectCode, expectContent, expectPlaceholder, expectSuccess, info, openUpload, req,
-  seedFor, sendAll, test, used, Payload,
+  seedFor, sendAll, test, used, Payload, uploadAll,
 } from './support.js';
 
 type FileResponse = Schemas['FileResponse'];
@@ -101,7 +101,7 @@ for (const policy of POLICY_TYPES) {
         expectCode(await putContent(uploader, uri, new Payload(seedFor(testInfo.title, 'other'), 10)), Code.LockConflict,
           { message: 'PUT /file/content on the placeholder' });
         await expectPlaceholder(uploader, uri, up.session.session_id);
-        await sendAll(driver, up);
+        await uploadAll(driver, up, uploader);
         await expectContent(uploader, makeTransport(), target, uri, up.payload, env.chunkSize);
       });
 

@@ -1,3 +1,56 @@
-// PLACEHOLDER until the world lands (replaced in this session).
-import type { ProviderWorldFactory } from '../provider-world.js';
-export const cosWorld: ProviderWorldFactory = async () => { throw new Error('the cos provider world is not implemented yet'); };
+// The `cos` provider world: a Tencent COS emulator (harness/cloud/cos.ts) on a loopback port, with fresh keys and a
+// bucket `<name>-1250000000` named after the run, and the admin-API fields of a `cos` policy pointing at it as
+// Cloudreve 4.18 reads them (pkg/filemanager/driver/cos/cos.go New): `server` is the bucket URL the SDK sends every
+// call to (objects at <server origin>/<key>). On a host that is not `<bucket>-<appid>.cos.<region>.myqcloud.com` —
+// the loopback mount — the emulator serves this world's bucket, so `server` is just the mount URL. `bucket_name` is
+// informational for Cloudreve (the URL names the bucket); no settings are needed (COS has no signing region).
+//
+// Parts: 64 KiB chunks, and the emulator refuses a non-last part below 64 KiB at completion (real COS: 1 MB), so a
+// short part still fails as on COS while the suite's files stay small. COS's completion is the client's own callback
+// (GET /callback/cos/<sid>/<key>), so the emulator never calls the target.
+import { randomBytes } from 'node:crypto';
+import { mountLoopback } from '../../cloud/mount.js';
+import { CosEmulator } from '../../cloud/cos.js';
+import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+
+export const COS_CHUNK_SIZE = 64 * 1024;
+export const COS_REGION = 'ap-guangzhou';
+export const COS_APPID = '1250000000';
+
+export interface CosWorld extends ProviderWorld {
+  emulator: CosEmulator;
+  bucket: string;
+}
+
+/** COS bucket names: a-z, 0-9 and '-', `<name>-<appid>` at most 50 characters. */
+export function cosBucketName(runTag: string): string {
+  const max = 50 - COS_APPID.length - 1;
+  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, max).replace(/-+$/, '');
+  return `${name}-${COS_APPID}`;
+}
+
+export async function openCosWorld(o: WorldOptions): Promise<CosWorld> {
+  const secretId = `AKID${randomBytes(16).toString('hex')}`;
+  const secretKey = randomBytes(24).toString('base64url');
+  const bucket = cosBucketName(o.runTag);
+  const emulator = new CosEmulator({ secretId, secretKey, bucket, region: COS_REGION, minPartSize: COS_CHUNK_SIZE });
+  const mount = await mountLoopback(emulator);
+  return {
+    policy: 'cos',
+    url: mount.url,
+    emulator,
+    bucket,
+    policyFields: { server: mount.url, bucket_name: bucket, access_key: secretId, secret_key: secretKey, settings: {} },
+    chunkSize: COS_CHUNK_SIZE,
+    uploadOpen: (session) => {
+      const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
+      return u !== undefined && u.bucket === bucket;
+    },
+    objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    secrets: [secretKey],
+    close: () => mount.close(),
+  };
+}
+
+export const cosWorld: ProviderWorldFactory = (o) => openCosWorld(o);

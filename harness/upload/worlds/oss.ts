@@ -1,3 +1,71 @@
-// PLACEHOLDER until the world lands (replaced in this session).
-import type { ProviderWorldFactory } from '../provider-world.js';
-export const ossWorld: ProviderWorldFactory = async () => { throw new Error('the oss provider world is not implemented yet'); };
+// The `oss` provider world: an Aliyun OSS emulator (harness/cloud/oss.ts) on a loopback port, with fresh keys and a
+// bucket named after the run, and the admin-API fields of an `oss` policy pointing at it as Cloudreve 4.18 reads them
+// (pkg/filemanager/driver/oss/oss.go InitOSSClient): `server` is the OSS endpoint (an IP endpoint, so the OSS Go SDK
+// v2 — and the reference target — address the bucket path-style, /<bucket>/<key>), `bucket_name` the bucket,
+// `settings.region` the V4 signing region.
+//
+// Parts: 64 KiB chunks, and the emulator refuses a non-last part below 64 KiB at completion (real OSS: 100 KiB), so a
+// short part still fails as on OSS while the suite's files stay small.
+//
+// The completion callback: the emulator posts it to the callback URL in the complete URL and signs it with its RSA key,
+// announcing the key's URL in `x-oss-pub-key-url`. By default that is `<emulator>/__oss/pubkey.pem`, which the
+// embedded reference target trusts (the policy's own endpoint). A real Cloudreve only fetches keys from
+// http(s)://gosspublic.alicdn.com/: open the world with `publicKeyUrl: OSS_PUBLIC_KEY_URL`, start Cloudreve with
+// `HTTP_PROXY=<world url>` (the emulator answers any gosspublic.alicdn.com URL with its key; loopback callbacks and
+// the endpoint itself bypass the proxy), and pin `callbackPrivateKeyPem` across runs: Cloudreve caches the key 7 days.
+import { randomBytes } from 'node:crypto';
+import { mountLoopback } from '../../cloud/mount.js';
+import { OssEmulator } from '../../cloud/oss.js';
+import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+
+export const OSS_CHUNK_SIZE = 64 * 1024;
+export const OSS_REGION = 'cn-hangzhou';
+/** The key URL a real Cloudreve accepts (served by the emulator when Cloudreve uses it as HTTP proxy). */
+export const OSS_PUBLIC_KEY_URL = 'http://gosspublic.alicdn.com/callback_pub_key_v1.pem';
+
+export interface OssWorldOptions {
+  /** URL announced in `x-oss-pub-key-url` (default: the emulator's own /__oss/pubkey.pem). */
+  publicKeyUrl?: string;
+  /** RSA private key (PEM) the callbacks are signed with (default: one generated per process). */
+  callbackPrivateKeyPem?: string;
+}
+
+/** The world plus its emulator, for tests that look closer (callback records, requests). */
+export interface OssWorld extends ProviderWorld {
+  emulator: OssEmulator;
+  bucket: string;
+}
+
+/** OSS bucket names: 3-63 of a-z, 0-9 and '-', starting and ending with a letter or digit. */
+export function ossBucketName(runTag: string): string {
+  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  return name.length >= 3 ? name : `${name}-oss`;
+}
+
+export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {}): Promise<OssWorld> {
+  const accessKeyId = `LTAI${randomBytes(10).toString('hex')}`;
+  const accessKeySecret = randomBytes(22).toString('base64url');
+  const bucket = ossBucketName(o.runTag);
+  const emulator = new OssEmulator({ accessKeyId, accessKeySecret, region: OSS_REGION, buckets: [bucket], minPartSize: OSS_CHUNK_SIZE,
+    publicKeyUrl: extra.publicKeyUrl, callbackPrivateKeyPem: extra.callbackPrivateKeyPem });
+  const mount = await mountLoopback(emulator);
+  return {
+    policy: 'oss',
+    url: mount.url,
+    emulator,
+    bucket,
+    policyFields: { server: mount.url, bucket_name: bucket, access_key: accessKeyId, secret_key: accessKeySecret,
+      settings: { region: OSS_REGION } },
+    chunkSize: OSS_CHUNK_SIZE,
+    uploadOpen: (session) => {
+      const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
+      return u !== undefined && u.bucket === bucket;
+    },
+    objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    secrets: [accessKeySecret, ...(extra.callbackPrivateKeyPem ? [extra.callbackPrivateKeyPem] : [])],
+    close: () => mount.close(),
+  };
+}
+
+export const ossWorld: ProviderWorldFactory = (o) => openOssWorld(o);

@@ -1,3 +1,48 @@
-// PLACEHOLDER until the world lands (replaced in this session).
-import type { ProviderWorldFactory } from '../provider-world.js';
-export const upyunWorld: ProviderWorldFactory = async () => { throw new Error('the upyun provider world is not implemented yet'); };
+// The `upyun` provider world: an Upyun USS emulator (harness/cloud/upyun.ts) on a loopback port, with a fresh operator
+// and password and a bucket (service) named after the run, and the admin-API fields of an `upyun` policy as the
+// embedded reference target reads them (reference/cloud/upyun.ts; a real Cloudreve hard-codes v0.api.upyun.com, so
+// this policy only runs against the reference): `server` is the API host (form uploads to `<server>/<bucket>`, REST
+// calls), `bucket_name` the service, `access_key`/`secret_key` the operator and its password.
+//
+// No chunks: the client sends the whole file in one form POST (chunk size 0). The emulator notifies the callback URL of
+// the form policy asynchronously, after answering the client, as Upyun does: `emulator.flush()` waits for the notifies
+// sent so far; a test without the emulator polls the file instead.
+import { randomBytes } from 'node:crypto';
+import { mountLoopback } from '../../cloud/mount.js';
+import { UpyunEmulator } from '../../cloud/upyun.js';
+import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+
+/** The world plus its emulator, for tests that look closer (notifications, files, requests). */
+export interface UpyunWorld extends ProviderWorld {
+  emulator: UpyunEmulator;
+  bucket: string;
+}
+
+/** Upyun service names: a-z, 0-9 and '-', starting and ending with a letter or digit (at most 63 kept). */
+export function upyunBucketName(runTag: string): string {
+  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
+  return name.length >= 3 ? name : `${name}-up`;
+}
+
+export async function openUpyunWorld(o: WorldOptions): Promise<UpyunWorld> {
+  const operator = `op${randomBytes(6).toString('hex')}`;
+  const password = randomBytes(24).toString('base64url');
+  const bucket = upyunBucketName(o.runTag);
+  const emulator = new UpyunEmulator({ operator, password, buckets: [bucket] });
+  const mount = await mountLoopback(emulator);
+  return {
+    policy: 'upyun',
+    url: mount.url,
+    emulator,
+    bucket,
+    policyFields: { server: mount.url, bucket_name: bucket, access_key: operator, secret_key: password, settings: {} },
+    chunkSize: 0,
+    uploadOpen: () => undefined,
+    objects: () => emulator.listFiles(bucket).map((f) => ({ key: f.path.replace(/^\/+/, ''), size: f.body.length }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    secrets: [password],
+    close: async () => { await emulator.flush(); await mount.close(); },
+  };
+}
+
+export const upyunWorld: ProviderWorldFactory = (o) => openUpyunWorld(o);
