@@ -291,9 +291,7 @@ test.describe('qiniu', () => {
     expect(world.emulator.uploads().filter((u) => u.key === 'direct/put.bin')).toEqual([]);
   });
 
-  // The Qiniu emulator has no download domain (GET /<key>?e=&token=), no `GET /stat/<entry>` and no `POST /batch`:
-  // the reference's get/head/remove (and so downloads through the master) cannot run against it yet.
-  test.fixme('REF-CLD-QN-005 the driver over the emulator: stat, private download (ranged), batch delete; download of an uploaded file', async () => {
+  test('REF-CLD-QN-005 the driver over the emulator: stat, private download (ranged), batch delete; download of an uploaded file', async () => {
     const { world, row, user } = s!;
     await driverRoundTrip(qiniuDriver, row, world, 'direct/round.bin', new Payload(25, 100 * KiB));
     const payload = new Payload(26, 64 * KiB + 5);

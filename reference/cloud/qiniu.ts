@@ -97,15 +97,31 @@ export const qiniuDriver: CloudDriver = {
     if (!ok) throw new CallbackRejected(401, Code.CredentialInvalid, 'Invalid signature.', true);
   },
 
-  async cancel(_policy: PolicyRow, session: UploadSession): Promise<void> {
-    const { uploadUrl, credential } = session.provider ?? {};
-    if (!uploadUrl || !credential) return;
-    const r = await call('qiniu: abort the multipart upload', uploadUrl, { method: 'DELETE', headers: { authorization: `UpToken ${credential}` } });
+  async cancel(policy: PolicyRow, session: UploadSession): Promise<void> {
+    const { uploadUrl } = session.provider ?? {};
+    if (!uploadUrl || !session.key) return;
+    // A fresh token: the session's own expired with the session, and a cancel may come after that.
+    const token = qiniuUploadToken(policy.accessKey, policy.secretKey, { scope: `${policy.bucketName}:${session.key}`,
+      deadline: Math.floor(Date.now() / 1000) + 3600 });
+    const r = await call('qiniu: abort the multipart upload', uploadUrl, { method: 'DELETE', headers: { authorization: `UpToken ${token}` } });
     // 612: no such upload (completed, aborted or expired meanwhile).
     if (r.status !== 200 && r.status !== 612) throw qiniuError('abort the multipart upload', r);
   },
 
   async put(policy: PolicyRow, key: string, body: Readable, length: number, mimeType?: string): Promise<void> {
+    if (length === 0) {
+      // Qiniu refuses an empty part, so an empty object goes up as a form upload: POST <server>/ multipart/form-data
+      // with `token` (scope `bucket:key`), `key` and an empty `file`.
+      const token = qiniuUploadToken(policy.accessKey, policy.secretKey, { scope: `${policy.bucketName}:${key}`,
+        deadline: Math.floor(Date.now() / 1000) + 86400 });
+      const form = new FormData();
+      form.append('token', token);
+      form.append('key', key);
+      form.append('file', new Blob([], { type: mimeType || mimeOf(key) }), key.slice(key.lastIndexOf('/') + 1) || 'file');
+      const r = await call('qiniu: form upload', `${upHost(policy)}/`, { method: 'POST', body: form });
+      if (r.status !== 200) throw qiniuError('form upload', r);
+      return;
+    }
     const token = qiniuUploadToken(policy.accessKey, policy.secretKey, { scope: policy.bucketName, saveKey: key, forceSaveKey: true,
       ...(length > 0 ? { fsizeLimit: length } : {}), deadline: Math.floor(Date.now() / 1000) + 86400 });
     const uploadId = await initParts(policy, key, token);

@@ -145,7 +145,8 @@ for (const policy of POLICY_TYPES) {
     test('UPL-CREATE-010 a size over the policy\'s max_size is refused with 40049; equal to it is accepted', req('UPL-CREATE-010'),
       async ({ uploader, adminSettings, env, folder, opened }) => {
         const original = await adminSettings.getPolicy(env.policyId);
-        const max = 4 * env.chunkSize;
+        // A policy without chunks (chunk size 0) still gets a real limit.
+        const max = 4 * (env.chunkSize || 1024);
         await adminSettings.updatePolicy(env.policyId, (p) => ({ ...p, max_size: max }));
         try {
           const before = await used(uploader);
