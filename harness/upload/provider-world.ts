@@ -43,6 +43,12 @@ export interface WorldOptions {
   targetUrl: string;
   /** A name unique to this run and worker (bucket names are derived from it). */
   runTag: string;
+  /**
+   * Part size instead of the world's small default. The fixture asks 5 MiB of a live target: a real Cloudreve's own
+   * uploads to the provider (PUT /file/content, relay) go through its SDK's multipart uploader, which refuses parts
+   * under 5 MiB before sending a byte.
+   */
+  partSize?: number;
 }
 
 export type ProviderWorldFactory = (o: WorldOptions) => Promise<ProviderWorld>;

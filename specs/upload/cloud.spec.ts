@@ -156,10 +156,10 @@ function providerFlow(declared: CapabilityProfile): void {
       const before = await used(uploader);
       const lastModified = Date.UTC(2024, 0, 2, 3, 4, 5);
       const up = await openUpload(uploader, opened, uri, env.chunkSize + 5 || 5000, seedFor(testInfo.title),
-        { metadata: { 'props:conformance': 'cloud' }, lastModified });
+        { metadata: { 'customize:icon_color': '#2196f3' }, lastModified });
       await uploadAll(driver, up, uploader);
       const f = await expectFinished(uploader, uri, up.payload.size);
-      expect(f.metadata?.['props:conformance'], 'metadata of the session').toBe('cloud');
+      expect(f.metadata?.['customize:icon_color'], 'metadata of the session').toBe('#2196f3');
       expect(new Date(f.updated_at).getTime(), 'updated_at = last_modified').toBe(lastModified);
       expect(await used(uploader) - before, 'charged once, at the file\'s size').toBe(up.payload.size);
     });

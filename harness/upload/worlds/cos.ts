@@ -30,10 +30,11 @@ export function cosBucketName(runTag: string): string {
 }
 
 export async function openCosWorld(o: WorldOptions): Promise<CosWorld> {
+  const partSize = o.partSize ?? COS_CHUNK_SIZE;
   const secretId = `AKID${randomBytes(16).toString('hex')}`;
   const secretKey = randomBytes(24).toString('base64url');
   const bucket = cosBucketName(o.runTag);
-  const emulator = new CosEmulator({ secretId, secretKey, bucket, region: COS_REGION, minPartSize: COS_CHUNK_SIZE });
+  const emulator = new CosEmulator({ secretId, secretKey, bucket, region: COS_REGION, minPartSize: partSize });
   const mount = await mountLoopback(emulator);
   return {
     policy: 'cos',
@@ -41,7 +42,7 @@ export async function openCosWorld(o: WorldOptions): Promise<CosWorld> {
     emulator,
     bucket,
     policyFields: { server: mount.url, bucket_name: bucket, access_key: secretId, secret_key: secretKey, settings: {} },
-    chunkSize: COS_CHUNK_SIZE,
+    chunkSize: partSize,
     uploadOpen: (session) => {
       const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
       return u !== undefined && u.bucket === bucket;

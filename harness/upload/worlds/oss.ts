@@ -43,10 +43,11 @@ export function ossBucketName(runTag: string): string {
 }
 
 export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {}): Promise<OssWorld> {
+  const partSize = o.partSize ?? OSS_CHUNK_SIZE;
   const accessKeyId = `LTAI${randomBytes(10).toString('hex')}`;
   const accessKeySecret = randomBytes(22).toString('base64url');
   const bucket = ossBucketName(o.runTag);
-  const emulator = new OssEmulator({ accessKeyId, accessKeySecret, region: OSS_REGION, buckets: [bucket], minPartSize: OSS_CHUNK_SIZE,
+  const emulator = new OssEmulator({ accessKeyId, accessKeySecret, region: OSS_REGION, buckets: [bucket], minPartSize: partSize,
     publicKeyUrl: extra.publicKeyUrl, callbackPrivateKeyPem: extra.callbackPrivateKeyPem });
   const mount = await mountLoopback(emulator);
   return {
@@ -56,7 +57,7 @@ export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {})
     bucket,
     policyFields: { server: mount.url, bucket_name: bucket, access_key: accessKeyId, secret_key: accessKeySecret,
       settings: { region: OSS_REGION } },
-    chunkSize: OSS_CHUNK_SIZE,
+    chunkSize: partSize,
     uploadOpen: (session) => {
       const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
       return u !== undefined && u.bucket === bucket;

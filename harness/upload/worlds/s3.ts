@@ -49,7 +49,7 @@ export async function startS3FamilyWorld<E extends S3FamilyEmulator>(policy: Clo
   extra: { settings?: Record<string, unknown>; relay?: boolean; chunkSize?: number } = {}): Promise<S3FamilyWorld<E>> {
   const credential = freshCredential();
   const bucket = bucketFor(o.runTag);
-  const chunkSize = extra.chunkSize ?? WORLD_CHUNK_SIZE;
+  const chunkSize = extra.chunkSize ?? o.partSize ?? WORLD_CHUNK_SIZE;
   const emulator = make({ credentials: credential, buckets: [bucket], region: WORLD_REGION, minPartSize: chunkSize,
     enforceMinPartSize: true });
   const mount = await mountLoopback(emulator);
