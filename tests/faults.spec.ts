@@ -3,6 +3,8 @@
 // spec files and projects that exist; an unknown fault name is refused; and every profile really switches its defect
 // on: one probe per profile, run against the reference with that fault and against a clean one, sees the defect on
 // the first only.
+import { startS3FamilyWorld, type S3FamilyWorld } from '../harness/upload/worlds/s3.js';
+import { S3Emulator } from '../harness/cloud/s3.js';
 import { test, expect } from '@playwright/test';
 import { existsSync } from 'node:fs';
 import { startReference, type ReferenceTarget } from '../reference/index.js';
@@ -53,6 +55,8 @@ test.describe('FAULTS registry', () => {
 
 interface World {
   t: ReferenceTarget;
+  /** The S3 emulator the users' policy points at (probes with `cloud`). */
+  s3?: S3FamilyWorld<S3Emulator>;
   admin: Api;
   user: Api;
   user2: Api;
@@ -61,11 +65,11 @@ interface World {
 }
 
 /** A probe answers whether the defect shows; `remote` puts the users' group on a remote policy (the slave) first. */
-interface Probe { remote?: boolean; run(w: World): Promise<boolean> }
+interface Probe { remote?: boolean; cloud?: boolean; run(w: World): Promise<boolean> }
 
 let counter = 0;
 
-async function world(faults: string[], remote: boolean): Promise<World> {
+async function world(faults: string[], remote: boolean, cloud = false): Promise<World> {
   const t = await startReference({ faults });
   const admin = await new Api(t.url).login(t.identities.admin.email, t.identities.admin.password);
   const user = await new Api(t.url).login(t.identities.user.email, t.identities.user.password);
@@ -78,6 +82,17 @@ async function world(faults: string[], remote: boolean): Promise<World> {
       settings: { chunk_size: CHUNK, pre_allocate: true } } });
     const { total_users: _t, ...group } = await admin.ok('GET', '/admin/group/2');
     await admin.ok('PUT', '/admin/group/2', { group: { ...group, edges: { storage_policies: { id: policy.id } } } });
+  } else if (cloud) {
+    // An S3 policy on the S3 emulator (64 KiB parts), as the suite's upload-s3 project makes it.
+    const s3 = await startS3FamilyWorld('s3', { targetUrl: t.url, runTag: `probe-${++counter}` }, (o) => new S3Emulator(o));
+    const f = s3.policyFields;
+    const policy = await admin.ok('PUT', '/admin/policy', { policy: { name: 's3', type: 's3', server: f.server, bucket_name: f.bucket_name,
+      access_key: f.access_key, secret_key: f.secret_key, is_private: true, max_size: 0, dir_name_rule: 'uploads/{uid}/{path}',
+      file_name_rule: '{uid}_{randomkey8}_{originname}', settings: { ...f.settings, chunk_size: s3.chunkSize } } });
+    const { total_users: _t, ...group } = await admin.ok('GET', '/admin/group/2');
+    await admin.ok('PUT', '/admin/group/2', { group: { ...group, edges: { storage_policies: { id: policy.id } } } });
+    const w = { t, admin, user, user2, s3, uri: (name: string) => `cloudreve://my/probe/${++counter}-${name}` };
+    return w;
   } else {
     const policy = await admin.ok('GET', '/admin/policy/1');
     await admin.ok('PUT', '/admin/policy/1', { policy: { ...policy, settings: { ...policy.settings, chunk_size: CHUNK } } });
@@ -132,7 +147,42 @@ function lateChunk(w: World, sid: string, index: number, body: Buffer, delayMs: 
   return w.user.chunk(sid, index, stream, { 'X-Expected-Entity-Length': String(body.length) });
 }
 
+/** An S3 session's parts PUT to their presigned URLs and the multipart upload completed at the emulator (no callback). */
+async function s3Parts(s: { upload_urls: string[]; completeURL: string }, data: Buffer, chunk: number, parts = s.upload_urls.length): Promise<void> {
+  const etags: string[] = [];
+  for (let i = 0; i < parts; i++) {
+    const res = await fetch(s.upload_urls[i]!, { method: 'PUT', body: data.subarray(i * chunk, (i + 1) * chunk) });
+    if (res.status !== 200) throw new Error(`part ${i + 1}: HTTP ${res.status} ${await res.text()}`);
+    etags.push(res.headers.get('etag')!);
+  }
+  const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+  const res = await fetch(s.completeURL, { method: 'POST', body: xml });
+  if (res.status !== 200) throw new Error(`complete: HTTP ${res.status} ${await res.text()}`);
+}
+
 const PROBES: Record<FaultId, Probe> = {
+  'cloud-callback-unverified': { cloud: true, run: async (w) => {
+    // A callback before anything reached the provider completes the upload.
+    const uri = w.uri('early.bin');
+    const s = await open(w.user, uri, 100);
+    const r = await raw(w, 'GET', `/callback/s3/${s.session_id}/${s.callback_secret}`);
+    return r.body.code === 0 && await finished(w.user, uri);
+  } },
+  'cloud-cancel-skips-provider': { cloud: true, run: async (w) => {
+    const uri = w.uri('cancel.bin');
+    const s = await open(w.user, uri, 100);
+    await w.user.ok('DELETE', '/file/upload', { id: s.session_id, uri });
+    return w.s3!.uploadOpen(s) === true;
+  } },
+  'cloud-callback-type-unchecked': { cloud: true, run: async (w) => {
+    // The cos route, for an s3 session whose object is complete at the provider: completes instead of 40006.
+    const uri = w.uri('type.bin');
+    const data = bytes(100);
+    const s = await open(w.user, uri, data.length);
+    await s3Parts(s, data, Number(s.chunk_size) || data.length);
+    const r = await raw(w, 'GET', `/callback/cos/${s.session_id}/${s.callback_secret}`);
+    return r.body.code === 0;
+  } },
   'create-chunk-size-mismatch': { run: async (w) => (await open(w.user, w.uri('a.bin'), 2500)).chunk_size !== CHUNK },
   'create-quota-not-charged': { run: async (w) => {
     const before = await used(w.user);
@@ -325,14 +375,16 @@ test.describe('FAULTS probes', () => {
   for (const f of FAULTS) {
     test(`FAULTS-005 ${f.id}: the defect shows with the fault on, not without it`, async () => {
       const probe = PROBES[f.id as FaultId];
-      const faulty = await world([f.id], !!probe.remote);
-      const clean = await world([], !!probe.remote);
+      const faulty = await world([f.id], !!probe.remote, !!probe.cloud);
+      const clean = await world([], !!probe.remote, !!probe.cloud);
       try {
         expect(await probe.run(clean), `${f.id}: the probe on the clean reference`).toBe(false);
         expect(await probe.run(faulty), `${f.id}: the probe on the reference with the fault (${f.description})`).toBe(true);
       } finally {
         await faulty.t.close();
         await clean.t.close();
+        await faulty.s3?.close();
+        await clean.s3?.close();
       }
     });
   }

@@ -159,7 +159,7 @@ export function uploadRoutes(app: FastifyInstance, svc: Services): void {
     // after the session expired (the real 4.18.0 leaves it open then), as long as the upload's entity is known.
     const driver = cloudOf(svc)?.driverOf(policy);
     const state = session ?? (entity ? st.expiredUploads.get(b.id) : undefined);
-    if (driver && policy && state?.provider && policy.settings.relay !== true) {
+    if (driver && policy && state?.provider && policy.settings.relay !== true && !fault(st.faults, 'cloud-cancel-skips-provider')) {
       try {
         await driver.cancel(policy, state);
       } catch (e) {
