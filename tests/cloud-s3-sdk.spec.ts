@@ -1,9 +1,13 @@
 // CT-S3-SDK: the official AWS SDK (@aws-sdk/client-s3) runs whole multipart uploads against the S3 emulator — on the
 // loopback mount (path style) and in-process through the nock mount on the real virtual-hosted host name, binary part
 // bodies included — and parses every answer; S3's multipart errors come back as the SDK's named exceptions; the
-// Cloudreve web client's flow (presigned part URLs, XML completion with raw or escaped ETags) works end to end.
+// Cloudreve web client's flow (presigned part URLs, XML completion with raw or escaped ETags) works end to end; and the
+// requests aws-sdk-go v1's s3manager sends when the Cloudreve server itself stores a file (Go's XML escaping included).
 import { test, expect } from '@playwright/test';
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '@aws-crypto/sha256-js';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, S3Client,
@@ -216,4 +220,107 @@ test('CT-S3-SDK-005 fault switches: 200 with an embedded <Error> on completion (
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'b', Key: 'k', UploadId, MultipartUpload: { Parts: parts } }));
     expect(done.ETag).toMatch(/-2"$/);
   }, { buckets: ['b'], enforceMinPartSize: false });
+});
+
+// Recorded from aws-sdk-go v1.34.0 (Cloudreve 4.18.0's pin) with s3manager.NewUploader(sess, PartSize 5 MiB).Upload of a
+// non-seekable reader, then svc.DeleteObjects — what the server does for PUT /file/content on an S3 policy and for
+// relay uploads (pkg/filemanager/driver/s3/s3.go Put, Delete). A throw-away Go program against the loopback emulator:
+//  POST /b/<key>?uploads=  SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Content-Length: 0 (unsigned)
+//  PUT  /b/<key>?partNumber=N&uploadId=…  SignedHeaders=content-length;content-md5;host;x-amz-content-sha256;x-amz-date,
+//       x-amz-content-sha256 the hex digest, Content-MD5, and "Expect: 100-Continue" on parts over 2 MiB
+//  POST /b/<key>?uploadId=…  SignedHeaders=content-length;host;x-amz-content-sha256;x-amz-date, body written by Go's
+//       encoding/xml: xmlns, the quotes of each ETag as &#34; and <ETag>/<PartNumber> in either order (a Go map);
+//  POST /b?delete=  SignedHeaders=content-length;content-md5;host;…, keys escaped the same way (' as &#39;, " as &#34;).
+// &#34; is an XML character reference like &quot;: S3 reads both as '"', so the ETags match the parts.
+test('CT-S3-SDK-006 aws-sdk-go v1 s3manager as the Cloudreve server sends it: Content-MD5 + Expect: 100-Continue parts, completion and DeleteObjects XML escaped by Go (&#34;, &#39;)', async () => {
+  const emu = new S3Emulator({ credentials: creds, buckets: ['b'], region: 'us-east-1' });
+  const m = await mountLoopback(emu);
+  const host = new URL(m.url).host;
+  const signer = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: creds, sha256: Sha256, uriEscapePath: false });
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const goEscape = (s: string) => s.replace(/&/g, '&amp;').replace(/'/g, '&#39;').replace(/"/g, '&#34;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  /** One request as aws-sdk-go v1 sends it: `signed` headers in the signature, `unsigned` ones added afterwards. */
+  const goSend = async (method: string, path: string, query: Record<string, string>, body: Buffer,
+    signed: Record<string, string>, unsigned: Record<string, string> = {}) => {
+    const s = await signer.sign({ method, protocol: 'http:', hostname: '127.0.0.1', path, query, body,
+      headers: { host, 'x-amz-content-sha256': sha256(body), ...signed } }, { signingDate: new Date() });
+    const headers: Record<string, string> = { ...s.headers as Record<string, string>, 'user-agent': 'aws-sdk-go/1.34.0 (go1.26.8; linux; amd64) S3Manager',
+      'accept-encoding': 'gzip', ...unsigned };
+    const qs = Object.entries(query).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+    return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; continued: boolean;
+      signedHeaders: string }>((resolve, reject) => {
+      let continued = false;
+      const req = httpRequest({ host: '127.0.0.1', port: new URL(m.url).port, method, path: `${path}?${qs}`, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8'), continued,
+          signedHeaders: /SignedHeaders=([^,]+)/.exec(String(headers.authorization))![1]! }));
+      });
+      req.on('error', reject);
+      if (/100-continue/i.test(headers.expect ?? '')) {
+        req.flushHeaders();
+        req.on('continue', () => { continued = true; req.end(body); });
+      } else req.end(body);
+    });
+  };
+  try {
+    const Key = 'uploads/7/it\'s "q".bin';
+    const path = '/b/uploads/7/it%27s%20%22q%22.bin';
+    const create = await goSend('POST', path, { uploads: '' }, Buffer.alloc(0), { 'content-type': 'application/octet-stream' }, { 'content-length': '0' });
+    expect([create.status, create.signedHeaders]).toEqual([200, 'content-type;host;x-amz-content-sha256;x-amz-date']);
+    const UploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(create.text)![1]!;
+    expect(create.text).toContain('<Key>uploads/7/it&apos;s &quot;q&quot;.bin</Key>');
+
+    const bodies = [patternBytes(5 * MiB, 61), patternBytes(5 * MiB, 62), patternBytes(MiB - 2, 63)];
+    const etags: string[] = [];
+    for (const [i, body] of bodies.entries()) {
+      const r = await goSend('PUT', path, { partNumber: String(i + 1), uploadId: UploadId }, body,
+        { 'content-length': String(body.length), 'content-md5': md5(body).toString('base64') },
+        body.length > 2 * MiB ? { expect: '100-Continue' } : {});
+      expect([r.status, r.signedHeaders, r.continued], r.text)
+        .toEqual([200, 'content-length;content-md5;host;x-amz-content-sha256;x-amz-date', body.length > 2 * MiB]);
+      expect(r.headers.etag).toBe(`"${md5(body).toString('hex')}"`);
+      etags.push(r.headers.etag as string);
+    }
+
+    // Go's encoding/xml, ETag and PartNumber in the order a Go map happened to give (both orders seen).
+    const xml = Buffer.from(`<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${etags.map((e, i) => (i === 1
+      ? `<Part><PartNumber>${i + 1}</PartNumber><ETag>${goEscape(e)}</ETag></Part>`
+      : `<Part><ETag>${goEscape(e)}</ETag><PartNumber>${i + 1}</PartNumber></Part>`)).join('')}</CompleteMultipartUpload>`);
+    expect(xml.toString()).toContain(`<ETag>&#34;${md5(bodies[0]!).toString('hex')}&#34;</ETag>`);
+    const done = await goSend('POST', path, { uploadId: UploadId }, xml, { 'content-length': String(xml.length) });
+    expect([done.status, done.signedHeaders], done.text).toEqual([200, 'content-length;host;x-amz-content-sha256;x-amz-date']);
+    expect(done.text).toContain(`<ETag>&quot;${multipartEtag(bodies).slice(1, -1)}&quot;</ETag>`);
+    expect(emu.objectBytes('b', Key)!.equals(Buffer.concat(bodies))).toBe(true);
+    expect(emu.listUploads()).toEqual([]);
+
+    // A bad ETag is still refused after decoding (&#34; is decoded once: &amp;#34; stays the six characters "&#34;").
+    const other = (await goSend('POST', '/b/other.bin', { uploads: '' }, Buffer.alloc(0), { 'content-type': 'application/octet-stream' }, { 'content-length': '0' })).text;
+    const otherId = /<UploadId>([^<]+)<\/UploadId>/.exec(other)![1]!;
+    const part = patternBytes(1000, 64);
+    const pe = (await goSend('PUT', '/b/other.bin', { partNumber: '1', uploadId: otherId }, part,
+      { 'content-length': String(part.length), 'content-md5': md5(part).toString('base64') })).headers.etag as string;
+    for (const wrong of [`&amp;#34;${pe.slice(1, -1)}&amp;#34;`, `&#34;${'0'.repeat(32)}&#34;`]) {
+      const body = Buffer.from(`<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>${wrong}</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>`);
+      const r = await goSend('POST', '/b/other.bin', { uploadId: otherId }, body, { 'content-length': String(body.length) });
+      expect([r.status, parseS3Error(r.text).code]).toEqual([400, 'InvalidPart']);
+    }
+    expect(emu.listUploads().map((u) => u.uploadId)).toEqual([otherId]);
+
+    // DeleteObjects (Cloudreve's Delete of more than one file): keys escaped by Go, Content-MD5 signed.
+    const literal = 'uploads/7/lit&#34;ref.bin';
+    const plain = 'uploads/7/a&b <c>.bin';
+    emu.putObjectDirect('b', literal, 'x');
+    emu.putObjectDirect('b', plain, 'y');
+    emu.putObjectDirect('b', 'uploads/7/lit"ref.bin', 'z');
+    const del = Buffer.from(`<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${[Key, literal, plain].map((k) => `<Object><Key>${goEscape(k)}</Key></Object>`).join('')}</Delete>`);
+    expect(del.toString()).toContain('<Key>uploads/7/it&#39;s &#34;q&#34;.bin</Key>');
+    const dr = await goSend('POST', '/b', { delete: '' }, del, { 'content-length': String(del.length), 'content-md5': md5(del).toString('base64') });
+    expect([dr.status, dr.signedHeaders], dr.text).toEqual([200, 'content-length;content-md5;host;x-amz-content-sha256;x-amz-date']);
+    expect(emu.listObjects('b').map((o) => o.key)).toEqual(['uploads/7/lit"ref.bin']);
+    expect(emu.requests().filter((r) => r.status >= 300).map((r) => r.code)).toEqual(['InvalidPart', 'InvalidPart']);
+    expect(emu.requests().every((r) => r.auth === 'sigv4-header')).toBe(true);
+  } finally {
+    await m.close();
+  }
 });

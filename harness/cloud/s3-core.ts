@@ -106,7 +106,28 @@ const quote = (hex: string) => `"${hex}"`;
 const unquote = (s: string) => s.trim().replace(/^"+|"+$/g, '').replace(/^&quot;|&quot;$/g, '');
 const isIp = (h: string) => /^\d+\.\d+\.\d+\.\d+$/.test(h) || h.includes(':') || h === 'localhost';
 
+const XML_NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * Replaces XML's references in one pass (XML 1.0 §4.1, §4.6): the five predefined entities and the character
+ * references &#N; / &#xH;. Clients escape text differently: Go's encoding/xml (aws-sdk-go v1's CompleteMultipartUpload
+ * and DeleteObjects bodies) writes `"` as &#34;, `'` as &#39; and newlines as &#xA;, so an ETag arrives as
+ * &#34;<md5>&#34;. A reference to a code point XML does not allow is left as written.
+ */
+export function decodeXmlText(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);/g, (ref, body: string) => {
+    if (body[0] !== '#') return XML_NAMED[body] ?? ref;
+    const cp = body[1] === 'x' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
+    const allowed = cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd)
+      || (cp >= 0x10000 && cp <= 0x10ffff);
+    return allowed ? String.fromCodePoint(cp) : ref;
+  });
+}
+
+// fast-xml-parser's own entity processing leaves character references (&#34;) undecoded unless its HTML entity table is
+// switched on too; decoding is done here instead, once, by decodeXmlText.
 const xmlParser = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, trimValues: true,
+  processEntities: false, tagValueProcessor: (_name, value) => decodeXmlText(value),
   isArray: (name) => name === 'Part' || name === 'Object' });
 
 export abstract class S3FamilyEmulator implements ProviderEmulator {

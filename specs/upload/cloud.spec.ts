@@ -6,16 +6,14 @@
 // size check, and a cancel aborting the provider's upload. Relay (an S3 policy with relay on): the whole file as chunk
 // 0 to the master, which stores it at the provider. Sources: research/cloudreve-upload-semantics.md §4.7, §6, §7 and
 // the recorded 4.18.0 S3 and relay traffic.
-import type { AdminGuard } from '../../harness/admin.js';
 import { PROFILES, type CapabilityProfile } from '../../harness/upload/profiles.js';
-import type { ProviderWorld } from '../../harness/upload/provider-world.js';
 import type { CloudUploadDriver } from '../../harness/upload/cloud-drivers.js';
 import { expectNoSecretEcho } from '../../harness/expect.js';
 import {
-  Code, POLICY_TYPES, Payload, cancel, capacity, describeStep, eventually, expect, expectChunkCode, expectChunkOk,
-  expectChunkOneOf, expectCode, expectContent, expectFinished, expectGone, expectPlaceholder, finish, info, isCloudDriver,
-  openUpload, planChunks, req, seedFor, send, sendAll, sendBody, test, uploadAll, used, waitPast, type Upload, type UploadDriver,
-  type UploadSession,
+  Code, POLICY_TYPES, Payload, cancel, describeStep, expect, expectChunkCode, expectChunkOk,
+  expectChunkOneOf, expectCode, expectContent, expectFinished, expectGone, expectPlaceholder, finish,
+  isCloudDriver, openUpload, planChunks, req, seedFor, send, sendAll, sendBody, test, uploadAll, used, waitPast,
+  type Upload, type UploadDriver, type UploadSession, withTtl,
 } from './support.js';
 
 type Transport = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
@@ -78,15 +76,6 @@ function tampered(session: UploadSession): UploadSession | undefined {
   return changed ? { ...session, upload_urls: signed } : undefined;
 }
 
-async function withTtl<T>(adminSettings: AdminGuard, ttl: number, fn: () => Promise<T>): Promise<T> {
-  const original = (await adminSettings.getSettings(['upload_session_timeout'])).upload_session_timeout ?? '86400';
-  await adminSettings.setSettings({ upload_session_timeout: String(ttl) });
-  try {
-    return await fn();
-  } finally {
-    await adminSettings.setSettings({ upload_session_timeout: original });
-  }
-}
 
 function cloud(driver: UploadDriver): CloudUploadDriver {
   if (!isCloudDriver(driver)) throw new Error(`${driver.flow} is not a cloud flow`);
@@ -395,4 +384,3 @@ function relayFlow(): void {
     });
 }
 
-export type { ProviderWorld };

@@ -3,25 +3,13 @@
 // chunk is refused, and what expiry leaves behind — the placeholder holding the path, the charged quota — stays until
 // the session is cancelled, which then removes all of it. Without admin only `expires` is checked; the waits skip.
 // upload_session_timeout is a site-wide setting: the tests of a policy run serially.
-import type { AdminGuard } from '../../harness/admin.js';
 import {
   Code, POLICY_TYPES, blobOfSession, cancel, createSession, eventually, expect, expectChunkCode, expectChunkOk,
   expectCode, expectGone, expectPlaceholder, expectSuccess, nowSeconds, openSession, openUpload, req, seedFor, send,
-  slaveChunkCredential, slaveHasBlob, test, used, waitPast, type Upload, skipUnlessTargetTakesChunks,
+  slaveChunkCredential, slaveHasBlob, test, used, waitPast, type Upload, skipUnlessTargetTakesChunks, withTtl,
 } from './support.js';
 
 const TTL = 3;
-
-/** Runs `fn` with upload_session_timeout shortened to `ttl` seconds, putting the old value back afterwards. */
-async function withTtl<T>(adminSettings: AdminGuard, ttl: number, fn: () => Promise<T>): Promise<T> {
-  const original = (await adminSettings.getSettings(['upload_session_timeout'])).upload_session_timeout ?? '86400';
-  await adminSettings.setSettings({ upload_session_timeout: String(ttl) });
-  try {
-    return await fn();
-  } finally {
-    await adminSettings.setSettings({ upload_session_timeout: original });
-  }
-}
 
 for (const policy of POLICY_TYPES) {
   test.describe(`${policy} @policy:${policy}`, () => {

@@ -14,6 +14,7 @@ import { compareReadback, Payload } from '../../harness/upload/payload.js';
 import { planChunks, type ChunkPlan } from '../../harness/upload/plan.js';
 import { RemoteDriver, LocalDriver, type ChunkAttempt, type ChunkOptions, type UploadDriver, type UploadSession } from '../../harness/upload/driver.js';
 import type { CapabilityProfile } from '../../harness/upload/profiles.js';
+import type { AdminGuard } from '../../harness/admin.js';
 import type { CloudChunkAttempt, CloudUploadDriver, FinishOptions, FinishResult, StepResult } from '../../harness/upload/cloud-drivers.js';
 
 export { Code, expect, expectCode, expectOneOfCodes, expectSuccess, planChunks, Payload, POLICY_TYPES, SUITE_CHUNK_SIZE };
@@ -473,6 +474,20 @@ export async function slaveHasBlob(transport: Transport, slave: { url: string; s
   const body = await res.json().catch(() => undefined) as { code?: number } | undefined;
   if (res.status === 400 && body?.code === Code.ParentNotExist) return false;
   throw new Error(`unexpected answer from the slave for a blob: HTTP ${res.status}, code ${body?.code}`);
+}
+
+/**
+ * Runs `fn` with upload_session_timeout shortened to `ttl` seconds through the admin guard, putting the old value back
+ * afterwards. The setting is site-wide: tests that use it run serially within their project.
+ */
+export async function withTtl<T>(adminSettings: AdminGuard, ttl: number, fn: () => Promise<T>): Promise<T> {
+  const original = (await adminSettings.getSettings(['upload_session_timeout'])).upload_session_timeout ?? '86400';
+  await adminSettings.setSettings({ upload_session_timeout: String(ttl) });
+  try {
+    return await fn();
+  } finally {
+    await adminSettings.setSettings({ upload_session_timeout: original });
+  }
 }
 
 /** Waits (bounded) until `check` holds: for effects the server applies asynchronously (blob recycling). */
