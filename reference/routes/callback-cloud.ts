@@ -6,12 +6,12 @@
 // the session, so the callback can be retried until it expires; success completes the upload (the placeholder gets
 // its size, its entity becomes the current version) and deletes the session, so a second call gets 40011.
 // Registered where request bodies are left unread: providers sign the raw body.
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError, Code, FsErr } from '../envelope.js';
 import { RAW, register, type Services } from '../http.js';
 import { completeUpload } from '../uploads.js';
 import { readAll } from '../slave/server.js';
+import { checkCallbackOwner, checkCallbackSecret } from './callback-remote.js';
 import { cloudOf } from '../cloud/storage.js';
 import { CallbackRejected, CLOUD_TYPES } from '../cloud/types.js';
 import { fault } from '../faults/index.js';
@@ -31,16 +31,10 @@ export function cloudCallbackRoutes(app: FastifyInstance, svc: Services): void {
 
       const session = st.liveSession(sid);
       if (!session) throw reject(Code.UploadSessionExpired, 'Upload session does not exist or expired');
-      const a = Buffer.from(session.callbackSecret);
-      const b = Buffer.from(key);
-      if ((a.length !== b.length || !timingSafeEqual(a, b)) && !fault(st.faults, 'callback-secret-unchecked')) {
-        throw reject(Code.CredentialInvalid, fault(st.faults, 'secret-echoed-in-error')
-          ? `Invalid callback secret, expected ${session.callbackSecret}` : 'Invalid callback secret');
-      }
+      checkCallbackSecret(st, session, key, reject);
       const policy = st.policies.get(session.policyId);
       if (policy?.type !== type && !fault(st.faults, 'cloud-callback-type-unchecked')) throw reject(Code.PolicyNotAllowed, '');
-      const owner = st.users.get(session.uid);
-      if (!owner || owner.status !== 'active') throw reject(Code.DBError, 'failed to get upload session owner');
+      checkCallbackOwner(st, session, reject);
       const driver = cloudOf(svc)?.driverOf(policy);
       if (!driver || !policy) throw reject(Code.PolicyNotAllowed, '');
 

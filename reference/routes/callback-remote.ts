@@ -13,7 +13,25 @@ import { completeUpload } from '../uploads.js';
 import { checkRequestCredential, decodedPath, goDecode, requestSignContent, signedHeaders } from '../slave/hmac.js';
 import { readAll } from '../slave/server.js';
 import { fault } from '../faults/index.js';
-import type { State } from '../state.js';
+import type { State, UploadSession } from '../state.js';
+
+type Reject = (code: number, msg: string) => AppError;
+
+/** UseUploadSession's secret check (since 4.18.0): the path's key against the session's secret, in constant time. */
+export function checkCallbackSecret(st: State, session: UploadSession, key: string, reject: Reject): void {
+  const a = Buffer.from(session.callbackSecret);
+  const b = Buffer.from(key);
+  if ((a.length !== b.length || !timingSafeEqual(a, b)) && !fault(st.faults, 'callback-secret-unchecked')) {
+    throw reject(Code.CredentialInvalid, fault(st.faults, 'secret-echoed-in-error')
+      ? `Invalid callback secret, expected ${session.callbackSecret}` : 'Invalid callback secret');
+  }
+}
+
+/** UseUploadSession's last check: the session's owner loads as an active user. */
+export function checkCallbackOwner(st: State, session: UploadSession, reject: Reject): void {
+  const owner = st.users.get(session.uid);
+  if (!owner || owner.status !== 'active') throw reject(Code.DBError, 'failed to get upload session owner');
+}
 
 /** Fault callback-replay-accepted: the sessions a callback finished, with their secrets. */
 const finishedByCallback = new WeakMap<State, Map<string, string>>();
@@ -28,16 +46,10 @@ export function remoteCallbackRoute(app: FastifyInstance, svc: Services): void {
     const session = st.liveSession(sid);
     if (!session && fault(st.faults, 'callback-replay-accepted') && finishedByCallback.get(st)?.get(sid) === key) return undefined;
     if (!session) throw reject(Code.UploadSessionExpired, 'Upload session does not exist or expired');
-    const a = Buffer.from(session.callbackSecret);
-    const b = Buffer.from(key);
-    if ((a.length !== b.length || !timingSafeEqual(a, b)) && !fault(st.faults, 'callback-secret-unchecked')) {
-      throw reject(Code.CredentialInvalid, fault(st.faults, 'secret-echoed-in-error')
-        ? `Invalid callback secret, expected ${session.callbackSecret}` : 'Invalid callback secret');
-    }
+    checkCallbackSecret(st, session, key, reject);
     const policy = st.policies.get(session.policyId);
     if (policy?.type !== 'remote') throw reject(Code.PolicyNotAllowed, '');
-    const owner = st.users.get(session.uid);
-    if (!owner || owner.status !== 'active') throw reject(Code.DBError, 'failed to get upload session owner');
+    checkCallbackOwner(st, session, reject);
     const node = policy.nodeId ? st.nodes.get(policy.nodeId) : undefined;
     if (!node) throw reject(Code.CredentialInvalid, 'Node not found');
     const path = decodedPath(new URL(c.req.url, 'http://master.invalid').pathname);

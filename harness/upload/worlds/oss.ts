@@ -8,26 +8,58 @@
 // short part still fails as on OSS while the suite's files stay small.
 //
 // The completion callback: the emulator posts it to the callback URL in the complete URL and signs it with its RSA key,
-// announcing the key's URL in `x-oss-pub-key-url`. By default that is `<emulator>/__oss/pubkey.pem`, which the
-// embedded reference target trusts (the policy's own endpoint). A real Cloudreve only fetches keys from
-// http(s)://gosspublic.alicdn.com/: open the world with `publicKeyUrl: OSS_PUBLIC_KEY_URL`, start Cloudreve with
-// `HTTP_PROXY=<world url>` (the emulator answers any gosspublic.alicdn.com URL with its key; loopback callbacks and
-// the endpoint itself bypass the proxy), and pin `callbackPrivateKeyPem` across runs: Cloudreve caches the key 7 days.
-import { randomBytes } from 'node:crypto';
+// announcing the key's URL in `x-oss-pub-key-url`. By default that is `<emulator>/__oss/pubkey.pem`, signed with a
+// key generated per process, which the embedded reference target trusts (the policy's own endpoint).
+//
+// A real Cloudreve only fetches callback keys from http(s)://gosspublic.alicdn.com/ (4.18.0
+// pkg/filemanager/driver/oss/callback.go GetPublicKey) and caches the first one it gets for 7 days. The explicit switch
+// for it is the environment variable
+//
+//   CONFORMANCE_OSS_PINNED_KEY=1
+//
+// with which the world announces `http://gosspublic.alicdn.com/callback_pub_key_v1.pem` and signs with the pinned
+// PUBLIC TEST key of fixtures/oss-callback-key.pem (the same in every run, so the cached key keeps matching). The
+// Cloudreve under test must then be started with `HTTP_PROXY=http://127.0.0.1:5390` while
+// `npx tsx tools/oss-key-proxy.ts --port 5390` runs: the proxy answers that URL with the pinned public key and
+// refuses everything else; Go's ProxyFromEnvironment never proxies 127.0.0.1/localhost, so the loopback emulator and
+// the callbacks stay direct. See docs/real-server.md › "OSS against a real Cloudreve".
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 import { mountLoopback } from '../../cloud/mount.js';
 import { OssEmulator } from '../../cloud/oss.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
 
 export const OSS_CHUNK_SIZE = 64 * 1024;
 export const OSS_REGION = 'cn-hangzhou';
-/** The key URL a real Cloudreve accepts (served by the emulator when Cloudreve uses it as HTTP proxy). */
+/** The key URL a real Cloudreve accepts (served to it by tools/oss-key-proxy.ts, its HTTP proxy). */
 export const OSS_PUBLIC_KEY_URL = 'http://gosspublic.alicdn.com/callback_pub_key_v1.pem';
+/** The environment variable that switches the world to {@link OSS_PUBLIC_KEY_URL} and the pinned test key. */
+export const OSS_PINNED_KEY_ENV = 'CONFORMANCE_OSS_PINNED_KEY';
+/** The pinned PUBLIC TEST key pair's private half (PEM with an explanatory preamble; not a secret). */
+export const OSS_PINNED_KEY_FILE = new URL('../../../fixtures/oss-callback-key.pem', import.meta.url);
+
+/** The pinned test key pair: the private key PEM (PKCS#8, preamble stripped) and its public key PEM (PKIX). */
+export function pinnedOssCallbackKey(): { privateKeyPem: string; publicKeyPem: string } {
+  const key = createPrivateKey(readFileSync(OSS_PINNED_KEY_FILE, 'utf8'));
+  return { privateKeyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKeyPem: createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/** The world's key options the environment asks for: the pinned key and the gosspublic URL with `CONFORMANCE_OSS_PINNED_KEY=1`. */
+export function ossWorldOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): OssWorldOptions {
+  const v = env[OSS_PINNED_KEY_ENV];
+  if (v === undefined || v === '' || v === '0') return {};
+  if (v !== '1') throw new Error(`${OSS_PINNED_KEY_ENV} must be 1 (or 0/unset), not ${JSON.stringify(v)}`);
+  return { publicKeyUrl: OSS_PUBLIC_KEY_URL, callbackPrivateKeyPem: pinnedOssCallbackKey().privateKeyPem, pinned: true };
+}
 
 export interface OssWorldOptions {
   /** URL announced in `x-oss-pub-key-url` (default: the emulator's own /__oss/pubkey.pem). */
   publicKeyUrl?: string;
   /** RSA private key (PEM) the callbacks are signed with (default: one generated per process). */
   callbackPrivateKeyPem?: string;
+  /** The key is the pinned public test key: not registered as a secret (it is published in fixtures/). */
+  pinned?: boolean;
 }
 
 /** The world plus its emulator, for tests that look closer (callback records, requests). */
@@ -64,9 +96,9 @@ export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {})
     },
     objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    secrets: [accessKeySecret, ...(extra.callbackPrivateKeyPem ? [extra.callbackPrivateKeyPem] : [])],
+    secrets: [accessKeySecret, ...(extra.callbackPrivateKeyPem && !extra.pinned ? [extra.callbackPrivateKeyPem] : [])],
     close: () => mount.close(),
   };
 }
 
-export const ossWorld: ProviderWorldFactory = (o) => openOssWorld(o);
+export const ossWorld: ProviderWorldFactory = (o) => openOssWorld(o, ossWorldOptionsFromEnv());
