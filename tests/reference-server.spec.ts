@@ -99,11 +99,12 @@ test('REF-SRV-004 an occupied port is an error and leaves nothing behind', async
 test('REF-SRV-005 the standalone command (tools/reference.ts) prints one JSON line of configuration and exits cleanly on SIGINT', async () => {
   test.setTimeout(60_000);
   const dir = mkdtempSync(join(tmpdir(), 'reference-test-'));
-  // No NODE_V8_COVERAGE for the child: tsx compiles the harness files it loads differently from Playwright's
-  // transform, and c8 merging both compilations of one file by byte offset reports nonsense for it.
-  const { NODE_V8_COVERAGE: _coverage, ...env } = process.env;
+  // The child's V8 coverage goes to its own temporary folder, not npm test's: tsx compiles the harness files it loads
+  // differently from Playwright's transform, and c8 merging both compilations of one file by byte offset reports
+  // nonsense for it. (Node copies the parent's NODE_V8_COVERAGE into a child's env unless the env names one.)
   const child = spawn(process.execPath, ['--import', 'tsx', 'tools/reference.ts', '--port', '0'],
-    { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, TMPDIR: dir } });
+    { cwd: new URL('..', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TMPDIR: dir, NODE_V8_COVERAGE: join(dir, 'v8-coverage') } });
   try {
     await standalone(child, dir);
   } finally {
