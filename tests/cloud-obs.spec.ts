@@ -289,3 +289,58 @@ test('CT-OBS-005 x-obs-forbid-overwrite refuses to replace an object (PutObject 
     await m.close();
   }
 });
+
+// Produced by huaweicloud-sdk-go-obs v3.24.6 as Cloudreve 4.18.0 obs.go Source() calls it for a download:
+// CreateSignedUrl{GET, Expires 3600, QueryParams {response-content-disposition: `attachment; filename="<name>";
+// filename*=UTF-8''<url.PathEscape(name)>`}} at unix time GET_SIGNED_AT, on the IP endpoint (path style, V2) and the
+// domain endpoint (OBS signature). The SDK writes values with url.QueryEscape (space → `+`) and signs them raw
+// (`attachment; filename="hello world 中 (1)'s.bin"; …`); response-content-disposition is a signed sub-resource.
+const GET_SIGNED_AT = 1795604879;
+const GET_QUERY = 'response-content-disposition=attachment%3B+filename%3D%22hello+world+%E4%B8%AD+%281%29%27s.bin%22%3B+filename%2A%3DUTF-8%27%27hello%2520world%2520%25E4%25B8%25AD%2520%25281%2529%2527s.bin';
+const GET_DISPOSITION = "attachment; filename=\"hello world 中 (1)'s.bin\"; filename*=UTF-8''hello%20world%20%E4%B8%AD%20%281%29%27s.bin";
+/** A header value as sent on the wire (UTF-8 bytes), read back as text. */
+const utf8Header = (v: string | null | undefined) => (v == null ? v : Buffer.from(v, 'latin1').toString('utf8'));
+const GO_GET = {
+  ip: `http://127.0.0.1:9000/cr-bucket/7/probe/dir/7_AbCd_hello%20world%20%E4%B8%AD.bin?${GET_QUERY}&AWSAccessKeyId=CRCONFORMANCEAK&Expires=1795608479&Signature=bbnwg7zjxVuClGKKl7xEHN3La9c%3D`,
+  domain: `https://cr-bucket.obs.cn-north-4.myhuaweicloud.com:443/7/probe/dir/7_AbCd_hello%20world%20%E4%B8%AD.bin?${GET_QUERY}&AccessKeyId=CRCONFORMANCEAK&Expires=1795608479&Signature=bbnwg7zjxVuClGKKl7xEHN3La9c%3D`,
+};
+
+test('CT-OBS-006 download URLs signed by huaweicloud-sdk-go-obs as Cloudreve does (+ for spaces, response-content-disposition signed): accepted; a literal + or another value refused', async () => {
+  const data = patternBytes(4000, 3);
+  const emulator = (now = (GET_SIGNED_AT + 5) * 1000) => {
+    const emu = new ObsEmulator({ credentials: creds, buckets: ['cr-bucket'], now: () => now });
+    emu.putObjectDirect('cr-bucket', KEY, data);
+    return emu;
+  };
+  for (const [url, flavor] of [[GO_GET.ip, 'obs-v2'], [GO_GET.domain, 'obs']] as const) {
+    const emu = emulator();
+    const r = await emu.handle({ method: 'GET', url: new URL(url), headers: { host: new URL(url).host }, body: bodyOf(Buffer.alloc(0)) });
+    expect(r.status, url).toBe(200);
+    expect(Buffer.compare(r.stream ? await readBody(r.stream) : Buffer.from(r.body ?? ''), data)).toBe(0);
+    expect(utf8Header(r.headers?.['content-disposition'])).toBe(GET_DISPOSITION);
+    expect(emu.requests()[0]).toMatchObject({ operation: 'GetObject', auth: 'v2-query', flavor });
+    // The signed value is the decoded one: %20 for + is the same request; %2B (a literal +) or another value is not.
+    expect((await send(emu, 'GET', url.replace(/\+/g, '%20'), undefined, {})).status).toBe(200);
+    for (const bad of [url.replace('attachment%3B+filename', 'attachment%3B%2Bfilename'), url.replace('attachment%3B', 'inline%3B'),
+      url.replace(GET_QUERY, GET_QUERY.replace('hello+world', 'hello+World'))]) {
+      const t = await send(emu, 'GET', bad, undefined, {});
+      expect([t.status, t.error.code], bad).toEqual([403, 'SignatureDoesNotMatch']);
+    }
+    const late = await send(emulator((GET_SIGNED_AT + 3601) * 1000), 'GET', url, undefined, {});
+    expect([late.status, late.error.code, late.error.message]).toEqual([403, 'AccessDenied', 'Request has expired']);
+  }
+  // esdk-obs-nodejs, an independent signer, writes the same download URL with %20; it is served as well.
+  const emu = new ObsEmulator({ credentials: creds, buckets: ['cr-bucket'] });
+  emu.putObjectDirect('cr-bucket', KEY, data);
+  const m = await mountLoopback(emu);
+  try {
+    const signer = await obsClient(m.url);
+    const signed = signer.createSignedUrlSync({ Method: 'GET', Bucket: 'cr-bucket', Key: KEY, Expires: 600, QueryParams: { 'response-content-disposition': GET_DISPOSITION } });
+    const res = await fetch(signed.SignedUrl);
+    expect(res.status, signed.SignedUrl).toBe(200);
+    expect(utf8Header(res.headers.get('content-disposition'))).toBe(GET_DISPOSITION);
+    expect(Buffer.compare(Buffer.from(await res.arrayBuffer()), data)).toBe(0);
+  } finally {
+    await m.close();
+  }
+});

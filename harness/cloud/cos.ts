@@ -1,7 +1,9 @@
 // Tencent COS emulator: the object and multipart API a Cloudreve `cos` policy touches (server-side initiate, HEAD,
-// abort; client-side UploadPart and CompleteMultipartUpload on presigned URLs), with the COS `q-sign-*` signature in
-// query or `Authorization` header form, COS error XML, `x-cos-forbid-overwrite`, COS's stricter completion rules
-// (consecutive part numbers) and its 1 MB minimum part size.
+// abort, DELETE Multiple Objects; client-side UploadPart and CompleteMultipartUpload on presigned URLs; presigned GET
+// downloads with their response-* overrides), with the COS `q-sign-*` signature in query or `Authorization` header form,
+// COS error XML, `x-cos-forbid-overwrite`, COS's stricter completion rules (consecutive part numbers) and its 1 MB
+// minimum part size. A URL query is read as a form (`+` is a space), as COS reads the Go SDK's presigned URLs. Uploads
+// and downloads carry `x-cos-hash-crc64ecma` (cos-go-sdk-v5 refuses a PUT Object answer without it).
 //
 // The bucket is the host's first label for `<bucket>-<appid>.cos.<region>.myqcloud.com`; any other host (a loopback
 // mount, which is what a policy `server` pointing at the emulator gives) addresses the default bucket and the whole
@@ -24,8 +26,8 @@ export interface CosEmulatorOptions {
   maxSkewMs?: number;
 }
 
-export interface CosStoredObject { bucket: string; key: string; body: Buffer; contentType: string; etag: string; lastModified: number }
-export interface CosPartRecord { partNumber: number; size: number; etag: string; body: Buffer; lastModified: number }
+export interface CosStoredObject { bucket: string; key: string; body: Buffer; contentType: string; etag: string; lastModified: number; crc64: string }
+export interface CosPartRecord { partNumber: number; size: number; etag: string; body: Buffer; lastModified: number; crc64: string }
 export interface CosUploadRecord { uploadId: string; bucket: string; key: string; contentType: string; initiated: number; parts: Map<number, CosPartRecord> }
 export type CosAuthKind = 'query' | 'header' | 'none';
 export interface CosRequestRecord { method: string; url: string; auth: CosAuthKind; status: number; code?: string }
@@ -37,19 +39,57 @@ class CosError extends Error {
 }
 
 const XML_HEAD = '<?xml version=\'1.0\' encoding=\'utf-8\' ?>\n';
+const RESPONSE_OVERRIDES: [string, string][] = [['response-content-type', 'content-type'], ['response-content-language', 'content-language'],
+  ['response-expires', 'expires'], ['response-cache-control', 'cache-control'], ['response-content-disposition', 'content-disposition'],
+  ['response-content-encoding', 'content-encoding']];
 const AUTH_FIELDS = ['q-sign-algorithm', 'q-ak', 'q-sign-time', 'q-key-time', 'q-header-list', 'q-url-param-list', 'q-signature'];
 
 function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 function md5(b: Buffer): Buffer { return createHash('md5').update(b).digest(); }
+
+// CRC-64 over the ECMA-182 polynomial, reflected, initial and final value all ones (Go's crc64.Checksum(b,
+// crc64.MakeTable(crc64.ECMA)), i.e. CRC-64/XZ: "123456789" → 0x995DC9BBDF1939FA), as unsigned 64-bit halves.
+const CRC64_LO = new Uint32Array(256);
+const CRC64_HI = new Uint32Array(256);
+for (let i = 0; i < 256; i++) {
+  let lo = i >>> 0;
+  let hi = 0;
+  for (let k = 0; k < 8; k++) {
+    const odd = lo & 1;
+    lo = ((lo >>> 1) | ((hi & 1) << 31)) >>> 0;
+    hi = hi >>> 1;
+    if (odd) { lo = (lo ^ 0xD7870F42) >>> 0; hi = (hi ^ 0xC96C5795) >>> 0; }
+  }
+  CRC64_LO[i] = lo;
+  CRC64_HI[i] = hi;
+}
+
+/** COS's `x-cos-hash-crc64ecma`: the CRC-64/ECMA-182 of the bytes as an unsigned decimal (COS doc 436/43320). */
+export function cosCrc64(b: Buffer): string {
+  let lo = 0xffffffff;
+  let hi = 0xffffffff;
+  for (let i = 0; i < b.length; i++) {
+    const idx = (lo ^ (b[i] ?? 0)) & 0xff;
+    lo = (((lo >>> 8) | ((hi & 0xff) << 24)) ^ (CRC64_LO[idx] ?? 0)) >>> 0;
+    hi = ((hi >>> 8) ^ (CRC64_HI[idx] ?? 0)) >>> 0;
+  }
+  return ((BigInt((~hi) >>> 0) << 32n) | BigInt((~lo) >>> 0)).toString();
+}
 function safeDecode(s: string): string { try { return decodeURIComponent(s); } catch { return s; } }
 
-/** Raw query split without `+` → space; values decoded. */
-function queryPairs(search: string): [string, string][] {
+/**
+ * `k=v&…` split, names and values percent-decoded. `form` (a URL's query) also reads `+` as a space, as COS does: the
+ * Go SDK (Cloudreve's) writes its query with Go's `url.Values.Encode` (space → `+`) and signs the decoded value, e.g.
+ * `response-content-disposition=attachment%3B+filename%3D…` signed as `attachment%3B%20filename%3D…`, and COS accepts
+ * those URLs. A literal `+` must arrive as `%2B`. The `Authorization` header form is not URL-encoded (`form` false).
+ */
+function queryPairs(search: string, form: boolean): [string, string][] {
   const q = search.startsWith('?') ? search.slice(1) : search;
   if (!q) return [];
-  return q.split('&').filter(Boolean).map((p) => { const i = p.indexOf('='); return i < 0 ? [safeDecode(p), ''] : [safeDecode(p.slice(0, i)), safeDecode(p.slice(i + 1))]; });
+  const dec = (s: string): string => safeDecode(form ? s.replace(/\+/g, ' ') : s);
+  return q.split('&').filter(Boolean).map((p) => { const i = p.indexOf('='); return i < 0 ? [dec(p), ''] : [dec(p.slice(0, i)), dec(p.slice(i + 1))]; });
 }
 
 export class CosEmulator implements ProviderEmulator {
@@ -62,7 +102,7 @@ export class CosEmulator implements ProviderEmulator {
   private readonly uploadsById = new Map<string, CosUploadRecord>();
   private readonly now: () => number;
   private seq = 0;
-  private readonly parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (n) => n === 'Part' });
+  private readonly parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, isArray: (n) => n === 'Part' || n === 'Object' || n === 'Deleted' });
 
   constructor(private readonly opts: CosEmulatorOptions) {
     this.bucket = opts.bucket ?? 'examplebucket-1250000000';
@@ -77,7 +117,7 @@ export class CosEmulator implements ProviderEmulator {
   listObjects(bucket = this.bucket): CosStoredObject[] { return [...this.objects.values()].filter((o) => o.bucket === bucket); }
   putObject(key: string, body: Buffer | string, contentType = 'application/octet-stream', bucket = this.bucket): CosStoredObject {
     const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
-    const o: CosStoredObject = { bucket, key, body: b, contentType, etag: `"${md5(b).toString('hex')}"`, lastModified: this.now() };
+    const o: CosStoredObject = { bucket, key, body: b, contentType, etag: `"${md5(b).toString('hex')}"`, lastModified: this.now(), crc64: cosCrc64(b) };
     this.objects.set(`${bucket}/${key}`, o);
     return o;
   }
@@ -138,7 +178,7 @@ export class CosEmulator implements ProviderEmulator {
     const bucket = this.bucketFor(req.url);
     const path = safeDecode(req.url.pathname);
     const key = path.slice(1);
-    const query = queryPairs(req.url.search);
+    const query = queryPairs(req.url.search, true);
     const q = new Map<string, string>();
     for (const [n, v] of query) if (!q.has(n)) q.set(n, v);
     record.auth = this.authenticate(req, path, query, q);
@@ -146,6 +186,7 @@ export class CosEmulator implements ProviderEmulator {
     if (key === '') {
       if (m === 'GET' && q.has('uploads')) return this.listUploads(bucket, q.get('prefix') ?? '');
       if (m === 'PUT' && q.has('cors')) { await readBody(req.body); return { status: 200, headers: { 'content-length': '0' } }; }
+      if (m === 'POST' && q.has('delete')) return this.deleteMultiple(req, bucket);
       if (m === 'GET' || m === 'HEAD') return this.listObjectsXml(bucket, q.get('prefix') ?? '');
       throw new CosError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     }
@@ -155,7 +196,7 @@ export class CosEmulator implements ProviderEmulator {
     if (m === 'DELETE' && q.has('uploadId')) { this.findUpload(bucket, key, q); this.uploadsById.delete(q.get('uploadId') ?? ''); return { status: 204 }; }
     if (m === 'GET' && q.has('uploadId')) return this.listParts(bucket, key, q);
     if (m === 'PUT') return this.put(req, bucket, key);
-    if (m === 'GET' || m === 'HEAD') return this.get(bucket, key);
+    if (m === 'GET' || m === 'HEAD') return this.get(bucket, key, q);
     if (m === 'DELETE') { this.objects.delete(`${bucket}/${key}`); return { status: 204 }; }
     throw new CosError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
   }
@@ -169,7 +210,7 @@ export class CosEmulator implements ProviderEmulator {
       fields = new Map(query.filter(([n]) => AUTH_FIELDS.includes(n)));
       kind = 'query';
     } else if (req.headers.authorization?.includes('q-signature=')) {
-      fields = new Map(queryPairs(req.headers.authorization.trim()));
+      fields = new Map(queryPairs(req.headers.authorization.trim(), false));
       kind = 'header';
     } else {
       throw new CosError(403, 'AccessDenied', 'Access Denied.');
@@ -212,13 +253,46 @@ export class CosEmulator implements ProviderEmulator {
     this.checkMd5(req, body);
     if (req.headers['x-cos-forbid-overwrite'] === 'true' && this.objects.has(`${bucket}/${key}`)) throw this.exists();
     const o = this.putObject(key, body, req.headers['content-type'] ?? 'application/octet-stream', bucket);
-    return { status: 200, headers: { etag: o.etag, 'content-length': '0' } };
+    // cos-go-sdk-v5 (EnableCRC, on by default) fails a PUT whose answer lacks the CRC of a non-empty body.
+    return { status: 200, headers: { etag: o.etag, 'x-cos-hash-crc64ecma': o.crc64, 'content-length': '0' } };
   }
 
-  private get(bucket: string, key: string): EmulatorResponse {
+  private get(bucket: string, key: string, q: Map<string, string>): EmulatorResponse {
     const o = this.objects.get(`${bucket}/${key}`);
     if (!o) throw new CosError(404, 'NoSuchKey', 'The specified key does not exist.');
-    return { status: 200, headers: { 'content-type': o.contentType, etag: o.etag, 'last-modified': new Date(o.lastModified).toUTCString(), 'content-length': String(o.body.length) }, body: o.body };
+    const headers: Record<string, string> = { 'content-type': o.contentType, etag: o.etag, 'last-modified': new Date(o.lastModified).toUTCString(),
+      'x-cos-hash-crc64ecma': o.crc64, 'content-length': String(o.body.length) };
+    // GET Object's response-* parameters set the answer's headers (COS API 436/7753); Cloudreve's download URLs carry
+    // response-content-disposition.
+    // Non-Latin-1 text goes out as its raw UTF-8 bytes (what an HTTP server sends; Node refuses such strings).
+    for (const [param, header] of RESPONSE_OVERRIDES) { const v = q.get(param); if (v !== undefined) headers[header] = Buffer.from(v, 'utf8').toString('latin1'); }
+    return { status: 200, headers, body: o.body };
+  }
+
+  /**
+   * DELETE Multiple Objects (`POST /?delete`, COS API 436/8289; Cloudreve's `Delete` sends it with `Quiet` true): up to
+   * 1000 keys, Content-MD5 required; a missing key counts as deleted; Quiet answers only the failures.
+   */
+  private async deleteMultiple(req: EmulatorRequest, bucket: string): Promise<EmulatorResponse> {
+    const body = await readBody(req.body);
+    // ⚑ code: COS documents Content-MD5 as required here but not the error for its absence.
+    if (req.headers['content-md5'] === undefined) throw new CosError(400, 'MissingContentMD5', 'Missing required header for this request: Content-MD5.');
+    this.checkMd5(req, body);
+    const malformed = new CosError(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema.');
+    let doc: unknown;
+    try { doc = this.parser.parse(body.toString('utf8'), true); } catch { throw malformed; }
+    const del = (doc as { Delete?: { Quiet?: string; Object?: { Key?: string }[] } }).Delete;
+    const objects = del?.Object ?? [];
+    if (!del || !objects.length || objects.some((o) => typeof o.Key !== 'string' || o.Key === '')) throw malformed;
+    if (objects.length > 1000) throw malformed;
+    const quiet = String(del.Quiet ?? 'false').trim().toLowerCase() === 'true';
+    const deleted: string[] = [];
+    for (const o of objects) {
+      const key = o.Key as string;
+      this.objects.delete(`${bucket}/${key}`);
+      deleted.push(key);
+    }
+    return this.xml(`<DeleteResult>${quiet ? '' : deleted.map((k) => `<Deleted><Key>${xmlEscape(k)}</Key></Deleted>`).join('')}</DeleteResult>`);
   }
 
   private async initiate(req: EmulatorRequest, bucket: string, key: string): Promise<EmulatorResponse> {
@@ -246,9 +320,9 @@ export class CosEmulator implements ProviderEmulator {
     const body = await readBody(req.body);
     this.checkMd5(req, body);
     if (body.length > 5 * 1024 ** 3) throw new CosError(400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed object size.');
-    const part: CosPartRecord = { partNumber: Number(pn), size: body.length, etag: `"${md5(body).toString('hex')}"`, body, lastModified: this.now() };
+    const part: CosPartRecord = { partNumber: Number(pn), size: body.length, etag: `"${md5(body).toString('hex')}"`, body, lastModified: this.now(), crc64: cosCrc64(body) };
     u.parts.set(part.partNumber, part);
-    return { status: 200, headers: { etag: part.etag, 'content-length': '0' } };
+    return { status: 200, headers: { etag: part.etag, 'x-cos-hash-crc64ecma': part.crc64, 'content-length': '0' } };
   }
 
   private async complete(req: EmulatorRequest, bucket: string, key: string, q: Map<string, string>): Promise<EmulatorResponse> {
@@ -281,10 +355,11 @@ export class CosEmulator implements ProviderEmulator {
     if (req.headers['x-cos-forbid-overwrite'] === 'true' && this.objects.has(`${bucket}/${key}`)) throw this.exists();
     const whole = Buffer.concat(parts.map((p) => p.body));
     const etag = `"${md5(Buffer.concat(parts.map((p) => Buffer.from(p.etag.replace(/"/g, ''), 'hex')))).toString('hex')}-${parts.length}"`;
-    this.objects.set(`${bucket}/${key}`, { bucket, key, body: whole, contentType: u.contentType, etag, lastModified: this.now() });
+    const crc64 = cosCrc64(whole);
+    this.objects.set(`${bucket}/${key}`, { bucket, key, body: whole, contentType: u.contentType, etag, lastModified: this.now(), crc64 });
     this.uploadsById.delete(u.uploadId);
     const location = `${bucket}.cos.${this.region}.myqcloud.com/${key}`;
-    return this.xml(`<CompleteMultipartUploadResult><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(etag)}</ETag></CompleteMultipartUploadResult>`);
+    return this.xml(crc64, `<CompleteMultipartUploadResult><Location>${xmlEscape(location)}</Location><Bucket>${xmlEscape(bucket)}</Bucket><Key>${xmlEscape(key)}</Key><ETag>${xmlEscape(etag)}</ETag></CompleteMultipartUploadResult>`);
   }
 
   private listParts(bucket: string, key: string, q: Map<string, string>): EmulatorResponse {
@@ -323,9 +398,12 @@ export class CosEmulator implements ProviderEmulator {
 
   private exists(): CosError { return new CosError(409, 'FileAlreadyExists', 'The object you specified already exists and can not be overwritten.'); }
 
-  private xml(inner: string): EmulatorResponse {
-    const body = XML_HEAD + inner;
-    return { status: 200, headers: { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) }, body };
+  private xml(inner: string): EmulatorResponse;
+  private xml(crc64: string, inner: string): EmulatorResponse;
+  private xml(a: string, b?: string): EmulatorResponse {
+    const body = XML_HEAD + (b ?? a);
+    const crc: Record<string, string> = b === undefined ? {} : { 'x-cos-hash-crc64ecma': a };
+    return { status: 200, headers: { 'content-type': 'application/xml', ...crc, 'content-length': String(Buffer.byteLength(body)) }, body };
   }
 
   private errorResponse(e: CosError, req: EmulatorRequest, requestId: string): EmulatorResponse {

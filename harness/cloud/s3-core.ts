@@ -73,6 +73,8 @@ export interface Dialect {
   server: string;
   /** Prefix of user metadata headers, e.g. "x-amz-meta-". */
   metaPrefix: string;
+  /** Bodies sent with `Transfer-Encoding: chunked` and no Content-Length are taken (AWS answers 411). */
+  acceptsChunkedBodies?: boolean;
 }
 
 export const S3_DIALECT: Dialect = { xmlns: 'http://s3.amazonaws.com/doc/2006-03-01/', requestIdHeader: 'x-amz-request-id',
@@ -453,7 +455,7 @@ export abstract class S3FamilyEmulator implements ProviderEmulator {
   private async readChecked(ctx: S3Context): Promise<{ ok: true; data: Buffer; checksums: Partial<Record<ChecksumAlgorithm, string>> } | { ok: false; res: EmulatorResponse }> {
     const h = ctx.req.headers;
     const chunked = (h['content-encoding'] ?? '').includes('aws-chunked') || (h['x-amz-content-sha256'] ?? '').startsWith('STREAMING-');
-    if (h['content-length'] === undefined && !chunked && (h['transfer-encoding'] ?? '').includes('chunked')) {
+    if (h['content-length'] === undefined && !chunked && (h['transfer-encoding'] ?? '').includes('chunked') && !this.dialect(ctx).acceptsChunkedBodies) {
       return { ok: false, res: this.error(ctx, 411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.') };
     }
     const raw = await readBody(ctx.req.body);
