@@ -3,6 +3,7 @@
 // spec files and projects that exist; an unknown fault name is refused; and every profile really switches its defect
 // on: one probe per profile, run against the reference with that fault and against a clean one, sees the defect on
 // the first only.
+import { POLICY_TYPES } from '../harness/config.js';
 import { startS3FamilyWorld, type S3FamilyWorld } from '../harness/upload/worlds/s3.js';
 import { S3Emulator } from '../harness/cloud/s3.js';
 import { test, expect } from '@playwright/test';
@@ -27,7 +28,8 @@ test.describe('FAULTS registry', () => {
   });
 
   test('FAULTS-002 each profile is documented and names existing spec files, known projects and requirement ids', () => {
-    const projects = new Set(['contract', 'upload-local', 'upload-remote']);
+    // The Playwright projects there are: contract, and one upload project per storage policy flow.
+    const projects = new Set(['contract', ...POLICY_TYPES.map((p) => `upload-${p}`)]);
     for (const f of FAULTS) {
       expect(f.description.length, `${f.id}: description`).toBeGreaterThan(20);
       expect(f.specs.length, `${f.id}: specs`).toBeGreaterThan(0);

@@ -50,7 +50,7 @@ import { ObsEmulator, OBS_SIGNATURE, OBS_V2_SIGNATURE } from './obs.js';
 import { QiniuEmulator } from './qiniu.js';
 import { UpyunEmulator } from './upyun.js';
 import { OneDriveEmulator } from './onedrive.js';
-import { awsUriEncode, EMPTY_SHA256, s3CanonicalUri, splitRawQuery } from './s3-sigv4.js';
+import { awsUriEncode, EMPTY_SHA256, queryBag, s3CanonicalUri, splitRawQuery } from './s3-sigv4.js';
 import { hmacSha1Base64, presignV2, v2CanonicalHeaders, v2CanonicalResource, v2StringToSign, type V2Flavor } from './s3-v2sign.js';
 import { cosAuthorization, cosPresignUrl } from './cos-sign.js';
 import { ossPresignV1, ossPresignV4, ossV1CanonicalResource, ossV1Signature, ossV1StringToSign, parseRawQuery, type QueryPair } from './oss-sign.js';
@@ -132,15 +132,6 @@ function objectUrl(a: ProviderAccount, key: string, enc?: (s: string) => string)
 }
 
 // ---- signing (what Cloudreve's policy drivers do server-side, and what replay redoes) ----------------------------------
-
-function queryBag(query: [string, string][]): Record<string, string | string[]> {
-  const bag: Record<string, string | string[]> = {};
-  for (const [k, v] of query) {
-    const prev = bag[k];
-    bag[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return bag;
-}
 
 function sigv4(a: Pick<ProviderAccount, 'accessKey' | 'secretKey' | 'region'>): SignatureV4 {
   return new SignatureV4({ service: 's3', region: a.region ?? 'us-east-1', credentials: { accessKeyId: a.accessKey, secretAccessKey: a.secretKey },

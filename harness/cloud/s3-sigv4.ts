@@ -148,7 +148,8 @@ function newSigner(cred: AwsCredential, region: string, service: string): Record
 
 type SmithyRequest = Parameters<SignatureV4['presign']>[0];
 
-function queryBag(query: [string, string][], omit?: (k: string) => boolean): Record<string, string | string[]> {
+/** Query pairs as @smithy/signature-v4 takes them (a repeated name: every value), without the names `omit` says. */
+export function queryBag(query: [string, string][], omit?: (k: string) => boolean): Record<string, string | string[]> {
   const bag: Record<string, string | string[]> = {};
   for (const [k, v] of query) {
     if (omit?.(k)) continue;

@@ -11,7 +11,8 @@
 // beyond the session and the secret (no signature, no HEAD, no size).
 import type { PolicyRow } from '../state.js';
 import { OBS_SIGNATURE, OBS_V2_SIGNATURE } from '../../harness/cloud/obs.js';
-import { isIpEndpoint, OCTET, pathStyleAddress, s3FamilyDriver, v2Auth, virtualHostedAddress } from './s3.js';
+import { isIpEndpoint, pathStyleAddress, s3FamilyDriver, v2Auth, virtualHostedAddress } from './s3.js';
+import { OCTET } from './http.js';
 import type { CloudDriver } from './types.js';
 
 const OBS_AUTH = v2Auth(OBS_SIGNATURE);

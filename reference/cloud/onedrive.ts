@@ -18,11 +18,12 @@
 // the upload session; unlike Cloudreve 4.18.0 it does not then write an empty placeholder item at the key (that
 // leaves a 0-byte object behind at the provider). Relay writes: simple upload up to 4 MiB, an upload session above.
 // Reads go through `root:/<key>:/content`, deletes through the item's DELETE (Cloudreve batches them through
-// `$batch`). The HTTP helpers at the end are shared with the qiniu and upyun drivers.
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+// `$batch`).
+import type { Readable } from 'node:stream';
 import { AppError, Code } from '../envelope.js';
 import type { PolicyRow, UploadSession } from '../state.js';
 import { CallbackRejected, type CallbackRequest, type CloudDriver, type TokenInput, type TokenResult } from './types.js';
+import { call, deletedOrGone, encodeKey, OCTET, openObject, partsOf, str, streamBody, TRANSFER_TIMEOUT_MS, type ByteRange } from './http.js';
 
 const MiB = 1024 * 1024;
 /** Graph's limit of a simple upload (Cloudreve's SmallFileSize). */
@@ -148,13 +149,13 @@ export const onedriveDriver: CloudDriver = {
     if (!uploadUrl) return;
     // The upload URL is pre-authorised: no Authorization header. 404: expired, completed or already deleted.
     const r = await call('onedrive: delete the upload session', uploadUrl, { method: 'DELETE' });
-    if (r.status !== 204 && r.status !== 200 && r.status !== 404) throw graphError('delete the upload session', r);
+    if (!deletedOrGone(r.status)) throw graphError('delete the upload session', r);
   },
 
   async put(policy: PolicyRow, key: string, body: Readable, length: number): Promise<void> {
     if (length <= SMALL_FILE) {
       const r = await call('onedrive: upload', `${itemUrl(policy, key, 'content')}?@microsoft.graph.conflictBehavior=fail`, {
-        method: 'PUT', headers: await graphHeaders(policy, { 'content-length': String(length), 'content-type': 'application/octet-stream' }),
+        method: 'PUT', headers: await graphHeaders(policy, { 'content-length': String(length), 'content-type': OCTET }),
         body: streamBody(body), duplex: 'half' }, TRANSFER_TIMEOUT_MS);
       if (r.status !== 200 && r.status !== 201) throw graphError('upload', r);
       return;
@@ -176,12 +177,8 @@ export const onedriveDriver: CloudDriver = {
     }
   },
 
-  async get(policy: PolicyRow, key: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
-    const headers = await graphHeaders(policy, range ? { range: `bytes=${range.start}-${range.end}` } : {});
-    const r = await open('onedrive: download', itemUrl(policy, key, 'content'), { method: 'GET', headers });
-    if (r.res.status === 404) { await r.res.body?.cancel(); return undefined; }
-    if (r.res.status !== 200 && r.res.status !== 206) throw graphError('download', { status: r.res.status, text: await r.res.text() });
-    return r.body(range);
+  async get(policy: PolicyRow, key: string, range?: ByteRange): Promise<Readable | undefined> {
+    return openObject('onedrive: download', itemUrl(policy, key, 'content'), await graphHeaders(policy), range, (r) => graphError('download', r));
   },
 
   async head(policy: PolicyRow, key: string): Promise<number | undefined> {
@@ -190,107 +187,6 @@ export const onedriveDriver: CloudDriver = {
 
   async remove(policy: PolicyRow, key: string): Promise<void> {
     const r = await call('onedrive: delete', itemUrl(policy, key), { method: 'DELETE', headers: await graphHeaders(policy) });
-    if (r.status !== 204 && r.status !== 200 && r.status !== 404) throw graphError('delete', r);
+    if (!deletedOrGone(r.status)) throw graphError('delete', r);
   },
 };
-
-// ---- HTTP helpers (shared with qiniu.ts and upyun.ts) -------------------------------------------------------------
-
-/** Deadline of a control call (request and answer read whole). */
-export const CONTROL_TIMEOUT_MS = 30_000;
-/** Deadline of a call that sends object data. */
-export const TRANSFER_TIMEOUT_MS = 10 * 60_000;
-/** A download is given up when no byte arrived for this long. */
-export const IDLE_TIMEOUT_MS = 60_000;
-
-export type ProviderInit = Omit<RequestInit, 'body' | 'signal'> & { body?: RequestInit['body'] | AsyncIterable<Uint8Array>; duplex?: 'half' };
-
-export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-
-/** A key's segments, each percent-encoded, joined with `/`. */
-export function encodeKey(key: string): string {
-  return key.split('/').map((s) => encodeURIComponent(s)).join('/');
-}
-
-/** A provider call whose answer is read whole; never hangs (a deadline covers the exchange). Network failures are AppErrors. */
-export async function call(what: string, url: string, init: ProviderInit, timeoutMs = CONTROL_TIMEOUT_MS):
-  Promise<{ status: number; headers: Headers; text: string }> {
-  try {
-    const res = await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(timeoutMs) } as RequestInit);
-    return { status: res.status, headers: res.headers, text: await res.text() };
-  } catch (e) {
-    const err = e as Error & { cause?: Error };
-    throw new AppError(Code.NotSet, `${what}: ${err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : err.message}${err.cause ? ` (${err.cause.message})` : ''}`);
-  }
-}
-
-/**
- * A provider call whose answer body is streamed: the headers must arrive within the control deadline, then the body
- * is abandoned when it stalls for IDLE_TIMEOUT_MS. `body(range)` gives the answer as a Node stream; when a range was
- * asked for and the provider answered 200 with the whole object, the range is cut out here.
- */
-export async function open(what: string, url: string, init: ProviderInit):
-  Promise<{ res: Response; body(range?: { start: number; end: number }): Readable }> {
-  const ac = new AbortController();
-  let timer = setTimeout(() => ac.abort(new Error(`${what}: no answer within ${CONTROL_TIMEOUT_MS} ms`)), CONTROL_TIMEOUT_MS);
-  let res: Response;
-  try {
-    res = await fetch(url, { ...init, redirect: 'follow', signal: ac.signal } as RequestInit);
-  } catch (e) {
-    clearTimeout(timer);
-    throw new AppError(Code.NotSet, `${what}: ${(e as Error).message}`);
-  }
-  clearTimeout(timer);
-  return {
-    res,
-    body(range) {
-      const whole = res.status === 200;
-      let skip = range && whole ? range.start : 0;
-      let left = range && whole ? range.end - range.start + 1 : Number.POSITIVE_INFINITY;
-      timer = setTimeout(() => ac.abort(new Error(`${what}: the body stalled for ${IDLE_TIMEOUT_MS} ms`)), IDLE_TIMEOUT_MS);
-      const cut = new Transform({
-        transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-          timer.refresh();
-          let b = chunk;
-          if (skip > 0) { const n = Math.min(skip, b.length); skip -= n; b = b.subarray(n); }
-          if (b.length > left) b = b.subarray(0, left);
-          if (left !== Number.POSITIVE_INFINITY) left -= b.length;
-          cb(null, b.length ? b : undefined);
-        },
-        flush(cb: TransformCallback) { clearTimeout(timer); cb(); },
-      });
-      cut.on('close', () => clearTimeout(timer));
-      if (!res.body) { cut.end(); return cut; }
-      const source = Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
-      source.on('error', (e) => cut.destroy(e));
-      cut.on('close', () => { if (!source.destroyed) source.destroy(); });
-      return source.pipe(cut);
-    },
-  };
-}
-
-/** A Node stream as a fetch body. */
-export function streamBody(body: Readable): AsyncIterable<Uint8Array> {
-  return body as AsyncIterable<Uint8Array>;
-}
-
-/** Cuts a stream into consecutive parts: each call gives the next `n` bytes as a fetch body (consume one before the next). */
-export function partsOf(body: Readable): (n: number) => AsyncIterable<Uint8Array> {
-  const it = (body as AsyncIterable<Buffer | Uint8Array | string>)[Symbol.asyncIterator]();
-  let pending: Buffer | undefined;
-  return (n: number) => (async function* () {
-    let left = n;
-    while (left > 0) {
-      let b = pending;
-      pending = undefined;
-      if (!b) {
-        const r = await it.next();
-        if (r.done) throw new Error(`the body ended ${left} bytes early`);
-        b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
-      }
-      if (b.length > left) { pending = b.subarray(left); b = b.subarray(0, left); }
-      left -= b.length;
-      if (b.length) yield b;
-    }
-  })();
-}

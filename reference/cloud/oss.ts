@@ -24,8 +24,6 @@
 // `callbackSNI`), and like Cloudreve no `callback-var`: `${x:fname}` is never supplied, so OSS renders `name` as "".
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
-import { Readable, Transform } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { AppError, Code } from '../envelope.js';
 import type { PolicyRow, UploadSession } from '../state.js';
 import {
@@ -33,10 +31,11 @@ import {
   rfc3986, verifyOssCallbackAsCloudreve, type QueryPair,
 } from '../../harness/cloud/oss-sign.js';
 import { CallbackRejected, type CallbackRequest, type CloudDriver, type TokenInput, type TokenResult } from './types.js';
+import {
+  attachment, encodeKey, exchange, failed, objectCalls, OCTET, partSizes, queryString, xmlField, type ObjectCall,
+  type ProviderRequest,
+} from './http.js';
 
-const OCTET = 'application/octet-stream';
-/** A provider call is aborted when nothing moved (no answer, no body bytes) for this long. */
-const IDLE_MS = 30_000;
 /** The public key fetch of a callback: OSS waits 5 s for the whole callback, so the key must come quicker. */
 const KEY_FETCH_MS = 4_000;
 const KEY_MAX_BYTES = 16 * 1024;
@@ -78,17 +77,13 @@ function pathStyle(host: string): boolean {
   return isIP(host.replace(/^\[|\]$/g, '')) !== 0;
 }
 
-function encodeKey(key: string): string {
-  return key.split('/').map(rfc3986).join('/');
-}
-
 /** URL of an object (no query) on the policy's endpoint. */
 function objectUrl(policy: PolicyRow, key: string, publicEndpoint: boolean): string {
   const { url, cname } = endpointOf(policy, publicEndpoint);
   const bucket = policy.bucketName;
-  if (cname) return `${url.origin}/${encodeKey(key)}`;
-  if (pathStyle(url.hostname)) return `${url.origin}/${rfc3986(bucket)}/${encodeKey(key)}`;
-  return `${url.protocol}//${bucket}.${url.host}/${encodeKey(key)}`;
+  if (cname) return `${url.origin}/${encodeKey(key, rfc3986)}`;
+  if (pathStyle(url.hostname)) return `${url.origin}/${rfc3986(bucket)}/${encodeKey(key, rfc3986)}`;
+  return `${url.protocol}//${bucket}.${url.host}/${encodeKey(key, rfc3986)}`;
 }
 
 function regionOf(policy: PolicyRow): string {
@@ -101,44 +96,9 @@ function regionOf(policy: PolicyRow): string {
 
 // ------------------------------------------------------------------------------------------------------------ HTTP
 
-/** Aborts a request when nothing moved for `ms` (no answer yet, no body bytes either way). */
-class Watchdog {
-  readonly controller = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly ms: number, private readonly what: string) { this.kick(); }
-  kick(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.controller.abort(new Error(`${this.what}: no progress for ${this.ms} ms`)), this.ms);
-    this.timer.unref();
-  }
-  stop(): void { clearTimeout(this.timer); }
-}
-
-/** `src` passed through, kicking the watchdog on every piece. `owned`: destroying the result destroys `src` (a provider's
- * answer; never the client's request, whose connection must survive to carry the error envelope). */
-function watched(src: Readable, wd: Watchdog, owned: boolean): Readable {
-  const out = new Transform({ transform(chunk, _enc, cb) { wd.kick(); cb(null, chunk); } });
-  src.on('error', (e) => out.destroy(e));
-  out.on('close', () => { wd.stop(); if (owned && !src.destroyed) src.destroy(); });
-  return src.pipe(out);
-}
-
-interface OssCall {
-  policy: PolicyRow;
-  method: string;
-  key: string;
-  /** Query pairs (decoded); a value of undefined is a bare `?name`. */
-  query?: QueryPair[];
-  headers?: Record<string, string>;
-  body?: Readable;
-  length?: number;
-  /** Operation name for error messages. */
-  what: string;
+/** `query`: pairs (decoded), a value of undefined is a bare `?name`. */
+interface OssCall extends ObjectCall<QueryPair[]> {
   publicEndpoint?: boolean;
-}
-
-function queryString(query: readonly QueryPair[]): string {
-  return query.map(([n, v]) => (v === undefined ? rfc3986(n) : `${rfc3986(n)}=${rfc3986(v)}`)).join('&');
 }
 
 /** Signs a server-side request in the Authorization header, as the Go SDK v2 does (V4, unsigned payload). */
@@ -154,74 +114,13 @@ function signedHeaders(c: OssCall, region: string): Record<string, string> {
   return headers;
 }
 
-function xmlField(text: string, name: string): string | undefined {
-  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(text);
-  return m?.[1]?.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, '\'').replace(/&amp;/g, '&');
-}
-
-async function failure(res: Response, what: string): Promise<AppError> {
-  const text = await res.text().catch(() => '');
-  const code = xmlField(text, 'Code');
-  const msg = xmlField(text, 'Message');
-  return new AppError(Code.NotSet, `OSS ${what} failed: HTTP ${res.status}${code ? ` ${code}` : ''}${msg ? `: ${msg}` : ''}`);
-}
-
-function networkError(e: unknown, what: string): AppError {
-  if (e instanceof AppError) return e;
-  const err = e as Error & { cause?: Error };
-  const cause = err.cause?.message ? ` (${err.cause.message})` : '';
-  return new AppError(Code.NotSet, `OSS ${what} failed: ${err.message}${cause}`);
-}
-
-/** Sends a signed call; the answer's body is left unread (the watchdog keeps running until it is read or cancelled). */
-async function send(c: OssCall): Promise<{ res: Response; wd: Watchdog }> {
+/** The call as sent: its URL and signed headers (Content-Length of a body is not signed). */
+function request(c: OssCall): ProviderRequest {
   const region = regionOf(c.policy);
-  const url = `${objectUrl(c.policy, c.key, c.publicEndpoint ?? false)}${c.query?.length ? `?${queryString(c.query)}` : ''}`;
+  const url = `${objectUrl(c.policy, c.key, c.publicEndpoint ?? false)}${c.query?.length ? `?${queryString(c.query, rfc3986)}` : ''}`;
   const headers = signedHeaders(c, region);
-  const wd = new Watchdog(IDLE_MS, `OSS ${c.what}`);
-  const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers, redirect: 'error', signal: wd.controller.signal };
-  if (c.body) {
-    headers['content-length'] = String(c.length ?? 0);
-    init.body = Readable.toWeb(watched(c.body, wd, false)) as unknown as ReadableStream<Uint8Array>;
-    init.duplex = 'half';
-  }
-  try {
-    const res = await fetch(url, init);
-    wd.kick();
-    return { res, wd };
-  } catch (e) {
-    wd.stop();
-    throw networkError(e, c.what);
-  }
-}
-
-/** A call whose answer is read whole (small XML or nothing). */
-async function exchange(c: OssCall, ok: (status: number) => boolean): Promise<{ status: number; text: string; headers: Headers }> {
-  const { res, wd } = await send(c);
-  try {
-    if (!ok(res.status)) throw await failure(res, c.what);
-    return { status: res.status, text: await res.text(), headers: res.headers };
-  } catch (e) {
-    throw networkError(e, c.what);
-  } finally {
-    wd.stop();
-  }
-}
-
-/** `body` from byte `skip` on, at most `take` bytes (a provider that answered a ranged GET with the whole object). */
-function slice(body: Readable, skip: number, take: number): Readable {
-  let pos = 0;
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      const from = Math.max(0, skip - pos);
-      const to = Math.min(chunk.length, skip + take - pos);
-      pos += chunk.length;
-      cb(null, to > from ? chunk.subarray(from, to) : undefined);
-    },
-  });
-  body.on('error', (e) => out.destroy(e));
-  out.on('close', () => { if (!body.destroyed) body.destroy(); });
-  return body.pipe(out);
+  if (c.body) headers['content-length'] = String(c.length ?? 0);
+  return { label: `OSS ${c.what}`, method: c.method, url, headers, body: c.body };
 }
 
 // ------------------------------------------------------------------------------------------------------- presigning
@@ -229,7 +128,7 @@ function slice(body: Readable, skip: number, take: number): Readable {
 function presign(policy: PolicyRow, method: string, key: string, query: QueryPair[], headers: Record<string, string>, seconds: number): string {
   const base = objectUrl(policy, key, true);
   return ossPresignV4({ accessKeyId: policy.accessKey, accessKeySecret: policy.secretKey, region: regionOf(policy), method,
-    url: query.length ? `${base}?${queryString(query)}` : base, bucket: policy.bucketName, key, headers, expiresSeconds: seconds });
+    url: query.length ? `${base}?${queryString(query, rfc3986)}` : base, bucket: policy.bucketName, key, headers, expiresSeconds: seconds });
 }
 
 /** Seconds from now until `expires` (unix seconds), at least 1; more than 7 days cannot be presigned. */
@@ -329,12 +228,6 @@ function bindBody(body: Buffer): { size: number } {
 
 // ----------------------------------------------------------------------------------------------------------- driver
 
-function uploadIdOf(session: UploadSession): string {
-  const id = session.provider?.uploadId;
-  if (!id || !session.key) throw new AppError(Code.NotSet, `upload session ${session.id} has no OSS multipart upload`);
-  return id;
-}
-
 export const ossDriver: CloudDriver = {
   type: 'oss',
   defaultChunkSize: 25 * 1024 * 1024,
@@ -342,14 +235,13 @@ export const ossDriver: CloudDriver = {
   async token(input: TokenInput): Promise<TokenResult> {
     const { policy, key } = input;
     const seconds = lifetime(input.expires);
-    const init = await exchange({ policy, method: 'POST', key, query: [['uploads', undefined]], publicEndpoint: true,
+    const init = await exchange(request({ policy, method: 'POST', key, query: [['uploads', undefined]], publicEndpoint: true,
       what: 'InitiateMultipartUpload', headers: { 'Content-Type': input.mimeType || OCTET, 'x-oss-forbid-overwrite': 'true',
-        Expires: rfc3339(input.expires) } }, (s) => s === 200);
+        Expires: rfc3339(input.expires) } }), (s) => s === 200);
     const uploadId = xmlField(init.text, 'UploadId');
-    if (!uploadId) throw new AppError(Code.NotSet, 'OSS InitiateMultipartUpload failed: the answer has no UploadId');
+    if (!uploadId) throw failed('OSS InitiateMultipartUpload', 'the answer has no UploadId');
 
-    const parts = input.chunkSize > 0 ? Math.max(1, Math.ceil(input.size / input.chunkSize)) : 1;
-    const uploadUrls = Array.from({ length: parts }, (_, i) => presign(policy, 'PUT', key,
+    const uploadUrls = partSizes(input.size, input.chunkSize).map((_, i) => presign(policy, 'PUT', key,
       [['partNumber', String(i + 1)], ['uploadId', uploadId]], { 'Content-Type': OCTET }, seconds));
     const callback = Buffer.from(JSON.stringify({ callbackUrl: input.callbackUrl, callbackBody: CALLBACK_BODY,
       callbackBodyType: 'application/json', callbackSNI: true })).toString('base64');
@@ -365,51 +257,19 @@ export const ossDriver: CloudDriver = {
     if (size !== session.size) throw new CallbackRejected(401, Code.MetaMismatch, 'size mismatch', true);
   },
 
-  async cancel(policy: PolicyRow, session: UploadSession): Promise<void> {
-    const uploadId = uploadIdOf(session);
-    await exchange({ policy, method: 'DELETE', key: session.key!, query: [['uploadId', uploadId]], what: 'AbortMultipartUpload' },
-      // 404 NoSuchUpload: nothing left to abort (completed at the provider, or aborted already); the object goes with the entity.
-      (s) => s === 204 || s === 200 || s === 404);
-  },
-
-  async put(policy: PolicyRow, key: string, body: Readable, length: number, mimeType?: string): Promise<void> {
-    await exchange({ policy, method: 'PUT', key, body, length, what: 'PutObject', headers: { 'Content-Type': mimeType || OCTET } },
-      (s) => s === 200);
-  },
-
-  async get(policy: PolicyRow, key: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
-    const headers: Record<string, string> = range ? { Range: `bytes=${range.start}-${range.end}` } : {};
-    const { res, wd } = await send({ policy, method: 'GET', key, headers, what: 'GetObject' });
-    try {
-      if (res.status === 404) { await res.body?.cancel(); wd.stop(); return undefined; }
-      if (res.status !== 200 && res.status !== 206) throw await failure(res, 'GetObject');
-    } catch (e) {
-      wd.stop();
-      throw networkError(e, 'GetObject');
-    }
-    if (!res.body) { wd.stop(); return Readable.from([]); }
-    const body = watched(Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), wd, true);
-    return range && res.status === 200 ? slice(body, range.start, range.end - range.start + 1) : body;
-  },
+  ...objectCalls('OSS', request, (uploadId): QueryPair[] => [['uploadId', uploadId]]),
 
   async head(policy: PolicyRow, key: string): Promise<number | undefined> {
-    const r = await exchange({ policy, method: 'HEAD', key, what: 'HeadObject' }, (s) => s === 200 || s === 404);
+    const r = await exchange(request({ policy, method: 'HEAD', key, what: 'HeadObject' }), (s) => s === 200 || s === 404);
     if (r.status === 404) return undefined;
     const n = Number(r.headers.get('content-length'));
-    if (!Number.isSafeInteger(n) || n < 0) throw new AppError(Code.NotSet, 'OSS HeadObject failed: the answer has no Content-Length');
+    if (!Number.isSafeInteger(n) || n < 0) throw failed('OSS HeadObject', 'the answer has no Content-Length');
     return n;
-  },
-
-  async remove(policy: PolicyRow, key: string): Promise<void> {
-    await exchange({ policy, method: 'DELETE', key, what: 'DeleteObject' }, (s) => s === 204 || s === 200 || s === 404);
   },
 
   sourceUrl(policy: PolicyRow, key: string, o: { name: string; download: boolean; expires: number }): string {
     const query: QueryPair[] = [];
-    if (o.download) {
-      const name = encodeURIComponent(o.name);
-      query.push(['response-content-disposition', `attachment; filename="${name}"; filename*=UTF-8''${name}`]);
-    }
+    if (o.download) query.push(['response-content-disposition', attachment(o.name)]);
     const seconds = Math.max(1, Math.min(MAX_PRESIGN_S, Math.floor(o.expires - Date.now() / 1000)));
     const signed = presign(policy, 'GET', key, query, {}, seconds);
     if (policy.isPrivate) return signed;
@@ -417,7 +277,7 @@ export const ossDriver: CloudDriver = {
     const u = new URL(signed);
     const drop = new Set(['x-oss-credential', 'x-oss-date', 'x-oss-expires', 'x-oss-signature', 'x-oss-signature-version', 'response-content-disposition']);
     const kept = parseRawQuery(u.search).filter(([n]) => !drop.has(n));
-    u.search = kept.length ? queryString(kept) : '';
+    u.search = kept.length ? queryString(kept, rfc3986) : '';
     return u.toString();
   },
 };

@@ -26,7 +26,7 @@ import type { PolicyRow, UploadSession } from '../state.js';
 import { mimeOf } from '../routes/content.js';
 import { b64url, qboxToken, qiniuUploadToken, verifyQiniuCallbackAsCloudreve, type QiniuPutPolicy } from '../../harness/cloud/qiniu-sign.js';
 import { CallbackRejected, type CallbackRequest, type CloudDriver, type TokenInput, type TokenResult } from './types.js';
-import { call, encodeKey, open, partsOf, str, TRANSFER_TIMEOUT_MS } from './onedrive.js';
+import { call, encodeKey, OCTET, openObject, partsOf, str, TRANSFER_TIMEOUT_MS, type ByteRange } from './http.js';
 
 const DEFAULT_CHUNK = 25 * 1024 * 1024;
 const CALLBACK_BODY = '{"size":$(fsize),"pic_info":"$(imageInfo.width),$(imageInfo.height)"}';
@@ -135,7 +135,7 @@ export const qiniuDriver: CloudDriver = {
       for (let offset = 0, n = 1; offset < length || n === 1; offset += chunk, n++) {
         const size = Math.min(chunk, length - offset);
         const r = await call(`qiniu: upload part ${n}`, `${base}/${n}`, { method: 'PUT',
-          headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(size) }, body: take(size), duplex: 'half' },
+          headers: { ...auth, 'content-type': OCTET, 'content-length': String(size) }, body: take(size), duplex: 'half' },
         TRANSFER_TIMEOUT_MS);
         const etag = r.status === 200 ? (JSON.parse(r.text) as { etag?: unknown }).etag : undefined;
         if (typeof etag !== 'string') throw qiniuError(`upload part ${n}`, r);
@@ -151,15 +151,12 @@ export const qiniuDriver: CloudDriver = {
     }
   },
 
-  async get(policy: PolicyRow, key: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
+  async get(policy: PolicyRow, key: string, range?: ByteRange): Promise<Readable | undefined> {
     // A private download URL (storage.MakePrivateURLv2): the token signs the URL including `?e=`.
     const unsigned = `${ioHost(policy)}/${encodeKey(key)}?e=${Math.floor(Date.now() / 1000) + 3600}`;
     const sign = createHmac('sha1', policy.secretKey).update(unsigned).digest('base64').replace(/\+/g, '-').replace(/\//g, '_');
     const url = `${unsigned}&token=${policy.accessKey}:${sign}`;
-    const r = await open('qiniu: download', url, { method: 'GET', headers: range ? { range: `bytes=${range.start}-${range.end}` } : {} });
-    if (r.res.status === 404 || r.res.status === 612) { await r.res.body?.cancel(); return undefined; }
-    if (r.res.status !== 200 && r.res.status !== 206) throw qiniuError('download', { status: r.res.status, text: await r.res.text() });
-    return r.body(range);
+    return openObject('qiniu: download', url, {}, range, (r) => qiniuError('download', r), [404, 612]);
   },
 
   async head(policy: PolicyRow, key: string): Promise<number | undefined> {

@@ -33,19 +33,18 @@ import { XMLParser } from 'fast-xml-parser';
 import { AppError, Code, FsErr } from '../envelope.js';
 import { mimeOf } from '../routes/content.js';
 import type { PolicyRow, UploadSession } from '../state.js';
-import { awsUriEncode, EMPTY_SHA256, s3CanonicalUri, splitRawQuery } from '../../harness/cloud/s3-sigv4.js';
+import { awsUriEncode, EMPTY_SHA256, queryBag, s3CanonicalUri } from '../../harness/cloud/s3-sigv4.js';
 import { hmacSha1Base64, presignV2, v2CanonicalHeaders, v2CanonicalResource, v2StringToSign, type V2Flavor } from '../../harness/cloud/s3-v2sign.js';
 import { KS3_V2 } from '../../harness/cloud/ks3.js';
 import { CallbackRejected, type CloudDriver, type CloudType, type TokenInput, type TokenResult } from './types.js';
+import {
+  CONTROL_TIMEOUT_MS, deletedOrGone, emptyAsBare, failed, failure, OCTET, partSizes, queryString, rangeHeader, streamBody,
+  TRANSFER_TIMEOUT_MS, type ByteRange, type ProviderError,
+} from './http.js';
 
-/** Deadline of a control request (create, head, abort, delete). */
-export const CONTROL_TIMEOUT_MS = 30_000;
-/** Deadline of a whole object transfer (put, get: the body included). */
-export const TRANSFER_TIMEOUT_MS = 10 * 60_000;
 /** SigV4 presigned URLs live at most a week (the signers refuse more); longer sessions get week-long URLs. */
 const MAX_SIGV4_EXPIRES = 604_800;
-export const OCTET = 'application/octet-stream';
-export const S3_DEFAULT_CHUNK = 25 * 1024 * 1024;
+const S3_DEFAULT_CHUNK = 25 * 1024 * 1024;
 
 // ---- addressing ---------------------------------------------------------------------------------------------------
 
@@ -86,7 +85,7 @@ export function virtualHostedAddress(policy: PolicyRow, key: string): ObjectAddr
 /** The address with a query, from decoded pairs (a pair with an empty value is written as the bare name). */
 function withQuery(url: URL, query: readonly [string, string][]): URL {
   const u = new URL(url);
-  u.search = query.map(([k, v]) => (v === '' ? awsUriEncode(k, false) : `${awsUriEncode(k, false)}=${awsUriEncode(v, false)}`)).join('&');
+  u.search = queryString(emptyAsBare(query), (s) => awsUriEncode(s, false));
   return u;
 }
 
@@ -111,15 +110,6 @@ function regionOf(policy: PolicyRow): string {
 function sigv4(policy: PolicyRow): SignatureV4 {
   return new SignatureV4({ service: 's3', region: regionOf(policy), sha256: Sha256, uriEscapePath: false, applyChecksum: false,
     credentials: { accessKeyId: policy.accessKey, secretAccessKey: policy.secretKey } });
-}
-
-function queryBag(query: [string, string][]): Record<string, string | string[]> {
-  const bag: Record<string, string | string[]> = {};
-  for (const [k, v] of query) {
-    const prev = bag[k];
-    bag[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return bag;
 }
 
 const signingDate = () => new Date(Math.floor(Date.now() / 1000) * 1000);
@@ -190,7 +180,7 @@ export interface S3FamilySpec {
 const xml = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, trimValues: true });
 
 /** The provider's <Code> and <Message>, when the body is an S3-style error (or OBS's JSON one). */
-function providerErrorOf(text: string): { code?: string; message?: string } {
+function providerErrorOf(text: string): ProviderError {
   const t = text.trim();
   if (t.startsWith('<')) {
     try {
@@ -226,15 +216,14 @@ class S3FamilyDriver implements CloudDriver {
     this.type = spec.type;
   }
 
-  private fail(op: string, key: string, why: string): AppError {
-    return new AppError(Code.NotSet, `${this.spec.name} ${op} of "${key}" failed: ${why}`);
+  /** `S3 HeadObject of "<key>"`: what failed, in messages. */
+  private label(op: string, key: string): string {
+    return `${this.spec.name} ${op} of "${key}"`;
   }
 
   /** The provider's error as an AppError (reads the answer's body). */
-  private async refused(op: string, key: string, res: Response): Promise<AppError> {
-    const text = await res.text().catch(() => '');
-    const e = providerErrorOf(text);
-    return this.fail(op, key, `HTTP ${res.status}${e.code ? ` ${e.code}` : ''}${e.message ? `: ${e.message}` : ''}`);
+  private refused(op: string, key: string, res: Response): Promise<AppError> {
+    return failure(res, this.label(op, key), providerErrorOf);
   }
 
   /** One signed request to the provider; network failures and timeouts become AppErrors. */
@@ -251,7 +240,7 @@ class S3FamilyDriver implements CloudDriver {
     const init: RequestInit & { duplex?: 'half' } = { method: c.method, headers: signed, redirect: 'manual',
       signal: AbortSignal.timeout(c.timeoutMs ?? CONTROL_TIMEOUT_MS) };
     if (c.body !== undefined) {
-      init.body = streamed ? Readable.toWeb(c.body) as unknown as ReadableStream<Uint8Array> : '';
+      init.body = streamed ? streamBody(c.body) : '';
       if (streamed) init.duplex = 'half';
     }
     try {
@@ -260,7 +249,7 @@ class S3FamilyDriver implements CloudDriver {
       const err = e as Error & { cause?: Error & { code?: string } };
       const why = err.name === 'TimeoutError' ? `no answer from ${url.origin} within ${(c.timeoutMs ?? CONTROL_TIMEOUT_MS) / 1000} s`
         : `cannot reach ${url.origin}: ${err.cause?.code ?? err.cause?.message ?? err.message}`;
-      throw this.fail(c.op, c.key, why);
+      throw failed(this.label(c.op, c.key), why);
     }
   }
 
@@ -271,13 +260,13 @@ class S3FamilyDriver implements CloudDriver {
     if (res.status !== 200) throw await this.refused('HeadObject', key, res);
     const length = res.headers.get('content-length');
     // 4.16.0+: an answer without Content-Length is an error.
-    if (length === null || !/^\d+$/.test(length)) throw this.fail('HeadObject', key, 'the answer has no Content-Length');
+    if (length === null || !/^\d+$/.test(length)) throw failed(this.label('HeadObject', key), 'the answer has no Content-Length');
     return Number(length);
   }
 
   private async abort(policy: PolicyRow, key: string, uploadId: string): Promise<void> {
     const res = await this.call(policy, { op: 'AbortMultipartUpload', method: 'DELETE', key, query: [['uploadId', uploadId]] });
-    if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw await this.refused('AbortMultipartUpload', key, res);
+    if (!deletedOrGone(res.status)) throw await this.refused('AbortMultipartUpload', key, res);
     await res.body?.cancel();
   }
 
@@ -296,15 +285,13 @@ class S3FamilyDriver implements CloudDriver {
       const id = doc.InitiateMultipartUploadResult?.UploadId;
       if (typeof id === 'string' && id) uploadId = id;
     } catch { /* below */ }
-    if (!uploadId) throw this.fail('CreateMultipartUpload', key, 'the answer has no UploadId');
+    if (!uploadId) throw failed(this.label('CreateMultipartUpload', key), 'the answer has no UploadId');
 
     try {
       const address = this.spec.address(policy, key);
       const auth = this.spec.auth(policy);
-      const count = chunkSize > 0 ? Math.max(1, Math.ceil(size / chunkSize)) : 1;
       const upload_urls: string[] = [];
-      for (let i = 0; i < count; i++) {
-        const length = chunkSize > 0 ? Math.min(chunkSize, size - i * chunkSize) : size;
+      for (const [i, length] of partSizes(size, chunkSize).entries()) {
         const query: [string, string][] = [['partNumber', String(i + 1)], ['uploadId', uploadId]];
         upload_urls.push(await auth.presign(policy, { method: 'PUT', url: withQuery(address.url, query), canonicalPath: address.canonicalPath, query },
           this.spec.partHeaders(length), expires));
@@ -348,9 +335,8 @@ class S3FamilyDriver implements CloudDriver {
     await res.body?.cancel();
   }
 
-  async get(policy: PolicyRow, key: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
-    const res = await this.call(policy, { op: 'GetObject', method: 'GET', key, timeoutMs: TRANSFER_TIMEOUT_MS,
-      headers: range ? { range: `bytes=${range.start}-${range.end}` } : {} });
+  async get(policy: PolicyRow, key: string, range?: ByteRange): Promise<Readable | undefined> {
+    const res = await this.call(policy, { op: 'GetObject', method: 'GET', key, timeoutMs: TRANSFER_TIMEOUT_MS, headers: rangeHeader(range) });
     if (res.status === 404) { await res.body?.cancel(); return undefined; }
     if (res.status !== 200 && res.status !== 206) throw await this.refused('GetObject', key, res);
     return res.body ? Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>) : Readable.from([]);
@@ -362,7 +348,7 @@ class S3FamilyDriver implements CloudDriver {
 
   async remove(policy: PolicyRow, key: string): Promise<void> {
     const res = await this.call(policy, { op: 'DeleteObject', method: 'DELETE', key });
-    if (res.status !== 204 && res.status !== 200 && res.status !== 404) throw await this.refused('DeleteObject', key, res);
+    if (!deletedOrGone(res.status)) throw await this.refused('DeleteObject', key, res);
     await res.body?.cancel();
   }
 }

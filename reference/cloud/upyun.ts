@@ -22,7 +22,7 @@ import type { PolicyRow, UploadSession } from '../state.js';
 import { mimeOf } from '../routes/content.js';
 import { upyunAuthorization, upyunFormCredentials, verifyUpyunNotifyAsCloudreve } from '../../harness/cloud/upyun-sign.js';
 import { CallbackRejected, type CallbackRequest, type CloudDriver, type TokenInput, type TokenResult } from './types.js';
-import { call, encodeKey, open, streamBody, TRANSFER_TIMEOUT_MS, type ProviderInit } from './onedrive.js';
+import { call, encodeKey, openObject, streamBody, TRANSFER_TIMEOUT_MS, type ByteRange, type ProviderInit } from './http.js';
 
 const api = (policy: PolicyRow) => policy.server.replace(/\/+$/, '');
 
@@ -100,13 +100,9 @@ export const upyunDriver: CloudDriver = {
     if (r.status !== 200 && r.status !== 201 && r.status !== 204) throw upyunError('upload', r);
   },
 
-  async get(policy: PolicyRow, key: string, range?: { start: number; end: number }): Promise<Readable | undefined> {
+  async get(policy: PolicyRow, key: string, range?: ByteRange): Promise<Readable | undefined> {
     const { uri, url } = rest(policy, key);
-    const r = await open('upyun: download', url, { method: 'GET',
-      headers: signed(policy, 'GET', uri, range ? { range: `bytes=${range.start}-${range.end}` } : {}) });
-    if (r.res.status === 404) { await r.res.body?.cancel(); return undefined; }
-    if (r.res.status !== 200 && r.res.status !== 206) throw upyunError('download', { status: r.res.status, text: await r.res.text() });
-    return r.body(range);
+    return openObject('upyun: download', url, signed(policy, 'GET', uri), range, (r) => upyunError('download', r));
   },
 
   async head(policy: PolicyRow, key: string): Promise<number | undefined> {

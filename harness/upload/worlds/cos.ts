@@ -9,9 +9,9 @@
 // short part still fails as on COS while the suite's files stay small. COS's completion is the client's own callback
 // (GET /callback/cos/<sid>/<key>), so the emulator never calls the target.
 import { randomBytes } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { CosEmulator } from '../../cloud/cos.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld, runBucketName, storedObjects, uploadInBucket } from './common.js';
 
 export const COS_CHUNK_SIZE = 64 * 1024;
 export const COS_REGION = 'ap-guangzhou';
@@ -24,9 +24,7 @@ export interface CosWorld extends ProviderWorld {
 
 /** COS bucket names: a-z, 0-9 and '-', `<name>-<appid>` at most 50 characters. */
 export function cosBucketName(runTag: string): string {
-  const max = 50 - COS_APPID.length - 1;
-  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, max).replace(/-+$/, '');
-  return `${name}-${COS_APPID}`;
+  return `${runBucketName(runTag, { max: 50 - COS_APPID.length - 1 })}-${COS_APPID}`;
 }
 
 export async function openCosWorld(o: WorldOptions): Promise<CosWorld> {
@@ -35,23 +33,13 @@ export async function openCosWorld(o: WorldOptions): Promise<CosWorld> {
   const secretKey = randomBytes(24).toString('base64url');
   const bucket = cosBucketName(o.runTag);
   const emulator = new CosEmulator({ secretId, secretKey, bucket, region: COS_REGION, minPartSize: partSize });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy: 'cos',
-    url: mount.url,
-    emulator,
-    bucket,
-    policyFields: { server: mount.url, bucket_name: bucket, access_key: secretId, secret_key: secretKey, settings: {} },
+  const world = await mountWorld({ policy: 'cos', emulator,
+    fields: { bucket_name: bucket, access_key: secretId, secret_key: secretKey, settings: {} },
     chunkSize: partSize,
-    uploadOpen: (session) => {
-      const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
-      return u !== undefined && u.bucket === bucket;
-    },
-    objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    secrets: [secretKey],
-    close: () => mount.close(),
-  };
+    uploadOpen: uploadInBucket(bucket, (id) => emulator.upload(id)),
+    objects: () => storedObjects(emulator.listObjects(bucket)),
+    secrets: [secretKey] });
+  return { ...world, bucket };
 }
 
 export const cosWorld: ProviderWorldFactory = (o) => openCosWorld(o);

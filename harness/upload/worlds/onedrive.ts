@@ -9,9 +9,9 @@
 //
 // Fragments: 320 KiB chunks — the emulator refuses a non-final fragment that is not a multiple of 320 KiB, as Graph.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { FRAGMENT_UNIT, OneDriveEmulator } from '../../cloud/onedrive.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld, storedObjects } from './common.js';
 
 export const ONEDRIVE_CHUNK_SIZE = FRAGMENT_UNIT;
 
@@ -26,23 +26,16 @@ export async function openOneDriveWorld(_o: WorldOptions): Promise<OneDriveWorld
   const clientId = randomUUID();
   const clientSecret = randomBytes(20).toString('base64url');
   const emulator = new OneDriveEmulator({ accessToken, refreshToken });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy: 'onedrive',
-    url: mount.url,
-    emulator,
-    policyFields: { server: `${mount.url}/v1.0`, bucket_name: clientId, access_key: refreshToken, secret_key: clientSecret, settings: {} },
+  return mountWorld({ policy: 'onedrive', emulator, server: (url) => `${url}/v1.0`,
+    fields: { bucket_name: clientId, access_key: refreshToken, secret_key: clientSecret, settings: {} },
     chunkSize: ONEDRIVE_CHUNK_SIZE,
     uploadOpen: (session) => {
       const url = session.upload_urls?.[0];
       const s = url ? emulator.session(url) : undefined;
       return s !== undefined && s.state === 'open' && s.expires >= Date.now();
     },
-    objects: () => emulator.listItems().map((i) => ({ key: i.path.replace(/^\/+/, ''), size: i.body.length }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    secrets: [accessToken, refreshToken, clientSecret],
-    close: () => mount.close(),
-  };
+    objects: () => storedObjects(emulator.listItems()),
+    secrets: [accessToken, refreshToken, clientSecret] });
 }
 
 export const onedriveWorld: ProviderWorldFactory = (o) => openOneDriveWorld(o);

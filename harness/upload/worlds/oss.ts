@@ -25,9 +25,9 @@
 // the callbacks stay direct. See docs/real-server.md › "OSS against a real Cloudreve".
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { OssEmulator } from '../../cloud/oss.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld, runBucketName, storedObjects, uploadInBucket } from './common.js';
 
 export const OSS_CHUNK_SIZE = 64 * 1024;
 export const OSS_REGION = 'cn-hangzhou';
@@ -70,8 +70,7 @@ export interface OssWorld extends ProviderWorld {
 
 /** OSS bucket names: 3-63 of a-z, 0-9 and '-', starting and ending with a letter or digit. */
 export function ossBucketName(runTag: string): string {
-  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
-  return name.length >= 3 ? name : `${name}-oss`;
+  return runBucketName(runTag, { max: 63, short: 'oss' });
 }
 
 export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {}): Promise<OssWorld> {
@@ -81,24 +80,13 @@ export async function openOssWorld(o: WorldOptions, extra: OssWorldOptions = {})
   const bucket = ossBucketName(o.runTag);
   const emulator = new OssEmulator({ accessKeyId, accessKeySecret, region: OSS_REGION, buckets: [bucket], minPartSize: partSize,
     publicKeyUrl: extra.publicKeyUrl, callbackPrivateKeyPem: extra.callbackPrivateKeyPem });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy: 'oss',
-    url: mount.url,
-    emulator,
-    bucket,
-    policyFields: { server: mount.url, bucket_name: bucket, access_key: accessKeyId, secret_key: accessKeySecret,
-      settings: { region: OSS_REGION } },
+  const world = await mountWorld({ policy: 'oss', emulator,
+    fields: { bucket_name: bucket, access_key: accessKeyId, secret_key: accessKeySecret, settings: { region: OSS_REGION } },
     chunkSize: partSize,
-    uploadOpen: (session) => {
-      const u = session.upload_id ? emulator.upload(session.upload_id) : undefined;
-      return u !== undefined && u.bucket === bucket;
-    },
-    objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    secrets: [accessKeySecret, ...(extra.callbackPrivateKeyPem && !extra.pinned ? [extra.callbackPrivateKeyPem] : [])],
-    close: () => mount.close(),
-  };
+    uploadOpen: uploadInBucket(bucket, (id) => emulator.upload(id)),
+    objects: () => storedObjects(emulator.listObjects(bucket)),
+    secrets: [accessKeySecret, ...(extra.callbackPrivateKeyPem && !extra.pinned ? [extra.callbackPrivateKeyPem] : [])] });
+  return { ...world, bucket };
 }
 
 export const ossWorld: ProviderWorldFactory = (o) => openOssWorld(o, ossWorldOptionsFromEnv());

@@ -8,9 +8,9 @@
 // short part still fails as on Qiniu while the suite's files stay small. The emulator POSTs the upload callback to the
 // callback URL of the upload token (the target's siteURL) and relays the target's answer to the client.
 import { randomBytes } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { QiniuEmulator } from '../../cloud/qiniu.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld, runBucketName, storedObjects, uploadInBucket } from './common.js';
 
 export const QINIU_CHUNK_SIZE = 64 * 1024;
 
@@ -22,8 +22,7 @@ export interface QiniuWorld extends ProviderWorld {
 
 /** Qiniu bucket names: 3-63 of a-z, 0-9 and '-', starting and ending with a letter or digit. */
 export function qiniuBucketName(runTag: string): string {
-  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
-  return name.length >= 3 ? name : `${name}-qn`;
+  return runBucketName(runTag, { max: 63, short: 'qn' });
 }
 
 export async function openQiniuWorld(o: WorldOptions): Promise<QiniuWorld> {
@@ -31,23 +30,14 @@ export async function openQiniuWorld(o: WorldOptions): Promise<QiniuWorld> {
   const secretKey = randomBytes(30).toString('base64url').slice(0, 40);
   const bucket = qiniuBucketName(o.runTag);
   const emulator = new QiniuEmulator({ accessKey, secretKey, buckets: [bucket], minPartSize: QINIU_CHUNK_SIZE });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy: 'qiniu',
-    url: mount.url,
-    emulator,
-    bucket,
-    policyFields: { server: mount.url, bucket_name: bucket, access_key: accessKey, secret_key: secretKey, settings: {} },
+  const world = await mountWorld({ policy: 'qiniu', emulator,
+    fields: { bucket_name: bucket, access_key: accessKey, secret_key: secretKey, settings: {} },
     chunkSize: QINIU_CHUNK_SIZE,
-    uploadOpen: (session) => {
-      const u = session.upload_id ? emulator.uploads().find((x) => x.uploadId === session.upload_id) : undefined;
-      return u !== undefined && u.bucket === bucket && u.expireAt * 1000 >= Date.now();
-    },
-    objects: () => emulator.listObjects(bucket).map((x) => ({ key: x.key, size: x.body.length }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
-    secrets: [secretKey],
-    close: () => mount.close(),
-  };
+    // An upload past its expiry is not open any more.
+    uploadOpen: uploadInBucket(bucket, (id) => emulator.uploads().find((x) => x.uploadId === id && x.expireAt * 1000 >= Date.now())),
+    objects: () => storedObjects(emulator.listObjects(bucket)),
+    secrets: [secretKey] });
+  return { ...world, bucket };
 }
 
 export const qiniuWorld: ProviderWorldFactory = (o) => openQiniuWorld(o);

@@ -10,11 +10,11 @@
 // ("part size must be at least 5242880 bytes") before sending a byte — a relay policy with smaller chunks could
 // never store a file on a real server. (The same s3manager call stores PUT /file/content files of s3 policies.)
 import { createHash, randomBytes } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { S3Emulator } from '../../cloud/s3.js';
 import { Ks3Emulator } from '../../cloud/ks3.js';
 import type { S3FamilyEmulator, S3FamilyOptions } from '../../cloud/s3-core.js';
 import type { CloudPolicy, ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld } from './common.js';
 
 /** Part size of the S3-family worlds (the emulators' enforced minimum part size). */
 export const WORLD_CHUNK_SIZE = 64 * 1024;
@@ -52,21 +52,15 @@ export async function startS3FamilyWorld<E extends S3FamilyEmulator>(policy: Clo
   const chunkSize = extra.chunkSize ?? o.partSize ?? WORLD_CHUNK_SIZE;
   const emulator = make({ credentials: credential, buckets: [bucket], region: WORLD_REGION, minPartSize: chunkSize,
     enforceMinPartSize: true });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy,
-    url: mount.url,
-    policyFields: { server: mount.url, bucket_name: bucket, access_key: credential.accessKeyId, secret_key: credential.secretAccessKey,
+  const world = await mountWorld({ policy, emulator,
+    fields: { bucket_name: bucket, access_key: credential.accessKeyId, secret_key: credential.secretAccessKey,
       settings: { region: WORLD_REGION, s3_path_style: true, ...extra.settings } },
     chunkSize,
     uploadOpen: (session) => (extra.relay ? undefined
       : !!session.upload_id && emulator.listUploads(bucket).some((u) => u.uploadId === session.upload_id)),
     objects: () => emulator.listObjects(bucket).map(({ key, size }) => ({ key, size })),
-    secrets: [credential.secretAccessKey, credential.accessKeyId],
-    close: () => mount.close(),
-    emulator,
-    bucket,
-  };
+    secrets: [credential.secretAccessKey, credential.accessKeyId] });
+  return { ...world, bucket };
 }
 
 export const startS3World = (o: WorldOptions) => startS3FamilyWorld('s3', o, (opts) => new S3Emulator(opts));

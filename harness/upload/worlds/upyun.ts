@@ -8,9 +8,9 @@
 // the form policy asynchronously, after answering the client, as Upyun does: `emulator.flush()` waits for the notifies
 // sent so far; a test without the emulator polls the file instead.
 import { randomBytes } from 'node:crypto';
-import { mountLoopback } from '../../cloud/mount.js';
 import { UpyunEmulator } from '../../cloud/upyun.js';
 import type { ProviderWorld, ProviderWorldFactory, WorldOptions } from '../provider-world.js';
+import { mountWorld, runBucketName, storedObjects } from './common.js';
 
 /** The world plus its emulator, for tests that look closer (notifications, files, requests). */
 export interface UpyunWorld extends ProviderWorld {
@@ -20,8 +20,7 @@ export interface UpyunWorld extends ProviderWorld {
 
 /** Upyun service names: a-z, 0-9 and '-', starting and ending with a letter or digit (at most 63 kept). */
 export function upyunBucketName(runTag: string): string {
-  const name = `cr-${runTag.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`.slice(0, 63).replace(/-+$/, '');
-  return name.length >= 3 ? name : `${name}-up`;
+  return runBucketName(runTag, { max: 63, short: 'up' });
 }
 
 export async function openUpyunWorld(o: WorldOptions): Promise<UpyunWorld> {
@@ -29,20 +28,14 @@ export async function openUpyunWorld(o: WorldOptions): Promise<UpyunWorld> {
   const password = randomBytes(24).toString('base64url');
   const bucket = upyunBucketName(o.runTag);
   const emulator = new UpyunEmulator({ operator, password, buckets: [bucket] });
-  const mount = await mountLoopback(emulator);
-  return {
-    policy: 'upyun',
-    url: mount.url,
-    emulator,
-    bucket,
-    policyFields: { server: mount.url, bucket_name: bucket, access_key: operator, secret_key: password, settings: {} },
+  const world = await mountWorld({ policy: 'upyun', emulator,
+    fields: { bucket_name: bucket, access_key: operator, secret_key: password, settings: {} },
     chunkSize: 0,
     uploadOpen: () => undefined,
-    objects: () => emulator.listFiles(bucket).map((f) => ({ key: f.path.replace(/^\/+/, ''), size: f.body.length }))
-      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+    objects: () => storedObjects(emulator.listFiles(bucket)),
     secrets: [password],
-    close: async () => { await emulator.flush(); await mount.close(); },
-  };
+    beforeClose: () => emulator.flush() });
+  return { ...world, bucket };
 }
 
 export const upyunWorld: ProviderWorldFactory = (o) => openUpyunWorld(o);
