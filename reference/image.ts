@@ -4,6 +4,7 @@
 // format check and the dimensions Go's image.DecodeConfig gives) and the pixels are a neutral grey — the sizes, types
 // and error codes the API shows are the real server's, the picture is not.
 import { deflateSync, inflateSync } from 'node:zlib';
+import { crc32 } from '../harness/zip.js';
 
 export interface Raster { width: number; height: number; /** RGBA, 8 bits per channel. */ data: Buffer }
 
@@ -12,22 +13,6 @@ export class ImageError extends Error {}
 const PNG_SIG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** The decoder's pixel limit (maxDecodePixels). */
 const MAX_PIXELS = 64_000_000;
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /** The format image.DecodeConfig recognises, from the magic bytes. */
 export function sniff(bytes: Buffer): 'png' | 'jpeg' | 'gif' | undefined {

@@ -4,22 +4,16 @@
 // with the recorded one (HTTP status, code, msg, envelope keys, the shape of `data`), and every download with what
 // was uploaded. Used by tests/reference-replay.spec.ts; the recorded order of scenarios and steps is kept.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
+import { compareEnvelope, type Fetch, isBytes, type Line, loadTranscript, readDownload, readJson, streamOf,
+  TranscriptReplayer, waitExpired } from './replay-core.js';
+
+export { shapeDiff, valueDiff } from './replay-core.js';
 
 export const SCENARIOS = ['setup', 'site_and_session', 'upload_sizes', 'chunk_errors', 'create_errors',
   'delete_session', 'expiry', 'file_content', 'security', 'teardown'];
 
 const DIR = new URL('../fixtures/transcripts/cloudreve-4.18.0/', import.meta.url);
-
-interface Bytes { bytes: number; sha256: string; text?: string }
-interface Line {
-  scenario: string;
-  step: string;
-  request?: { method: string; path: string; headers: Record<string, string>; body?: unknown };
-  response?: { status: number; headers: Record<string, string>; body: unknown };
-  note?: Record<string, unknown>;
-}
 
 export interface ReplayResult {
   /** Exchanges sent and compared. */
@@ -38,13 +32,9 @@ export interface ReplayResult {
  */
 export const SKIPPED: Record<string, string> = {};
 
-const isBytes = (b: unknown): b is Bytes => !!b && typeof b === 'object' && 'bytes' in b && 'sha256' in b;
-
 export function loadScenario(name: string): Line[] {
-  return readFileSync(new URL(`${name}.jsonl`, DIR), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+  return loadTranscript(DIR, name);
 }
-
-type Fetch = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
 
 export async function replayAll(siteUrl: string, send: Fetch, scenarios = SCENARIOS): Promise<ReplayResult> {
   const r = new Replayer(siteUrl, send);
@@ -52,8 +42,8 @@ export async function replayAll(siteUrl: string, send: Fetch, scenarios = SCENAR
   return r.result;
 }
 
-class Replayer {
-  readonly result: ReplayResult = { compared: 0, notesChecked: 0, skipped: [], mismatches: [] };
+class Replayer extends TranscriptReplayer {
+  override readonly result: ReplayResult = { compared: 0, notesChecked: 0, skipped: [], mismatches: [] };
   /** Recorded id (hashid or session id) → the target's. */
   private readonly ids = new Map<string, string>();
   private readonly passwords = new Map<string, string>();
@@ -64,27 +54,21 @@ class Replayer {
   private readonly content = new Map<string, Buffer>();
   private lastUrl?: { url: string; uri: string };
 
-  constructor(private readonly site: string, private readonly send: Fetch) {}
-
-  async scenario(name: string): Promise<void> {
-    for (const line of loadScenario(name)) {
-      if (line.note) {
-        this.checkNote(line);
-        continue;
-      }
-      if (SKIPPED[line.step]) {
-        this.result.skipped.push({ scenario: name, step: line.step, reason: SKIPPED[line.step]! });
-        continue;
-      }
-      await this.exchange(line);
-    }
+  constructor(private readonly site: string, private readonly send: Fetch) {
+    super();
   }
 
-  private fail(line: Line, what: string): void {
-    this.result.mismatches.push(`${line.scenario} / ${line.step}: ${what}`);
+  protected override load(name: string): Line[] {
+    return loadScenario(name);
   }
 
-  private checkNote(line: Line): void {
+  protected override skip(line: Line, scenario: string): boolean {
+    if (!SKIPPED[line.step]) return false;
+    this.result.skipped.push({ scenario, step: line.step, reason: SKIPPED[line.step]! });
+    return true;
+  }
+
+  protected override checkNote(line: Line): void {
     const n = line.note!;
     if (typeof n.ttl_s === 'number') {
       // The recorded `expires` is now + upload_session_timeout; the live one must be too.
@@ -98,46 +82,30 @@ class Replayer {
 
   private lastExpires?: number;
 
-  private async exchange(line: Line): Promise<void> {
+  protected override async exchange(line: Line): Promise<void> {
     const req = line.request!;
     const rec = line.response!;
     const { url, init, sent, sessionId } = await this.build(line);
-    if (/after expiry/.test(line.step) && sessionId) await this.waitExpired(sessionId);
+    if (/after expiry/.test(line.step) && sessionId) await this.waitSessionExpired(sessionId);
 
     const res = await this.send(url, init);
     this.result.compared++;
-    if (res.status !== rec.status) this.fail(line, `HTTP ${res.status}, recorded ${rec.status}`);
+    const fail = (what: string) => this.fail(line, what);
+    if (res.status !== rec.status) fail(`HTTP ${res.status}, recorded ${rec.status}`);
 
     if (isBytes(rec.body)) {
-      const body = Buffer.from(await res.arrayBuffer());
-      const media = (h: string | null | undefined) => (h ?? '').split(';')[0]!.trim();
-      if (media(res.headers.get('content-type')) !== media(rec.headers['content-type'])) {
-        this.fail(line, `content-type ${res.headers.get('content-type')}, recorded ${rec.headers['content-type']}`);
-      }
-      if (body.length !== rec.body.bytes) this.fail(line, `${body.length} bytes, recorded ${rec.body.bytes}`);
+      const body = await readDownload(res, rec, fail);
       const want = this.lastUrl && this.content.get(this.lastUrl.uri);
-      if (!want) this.fail(line, 'no upload known for this download');
-      else if (!want.equals(body)) this.fail(line, 'downloaded bytes differ from the uploaded ones');
+      if (!want) fail('no upload known for this download');
+      else if (!want.equals(body)) fail('downloaded bytes differ from the uploaded ones');
       return;
     }
 
-    const text = await res.text();
-    let live: any;
-    try {
-      live = JSON.parse(text);
-    } catch {
-      this.fail(line, `not JSON: ${text.slice(0, 80)}`);
-      return;
-    }
+    const parsed = await readJson(res, fail);
+    if (!parsed) return;
+    const live = parsed.json;
     const recorded = rec.body as any;
-    if (live.code !== recorded.code) this.fail(line, `code ${live.code} "${live.msg}", recorded ${recorded.code} "${recorded.msg}"`);
-    else if (live.msg !== recorded.msg) this.fail(line, `msg "${live.msg}", recorded "${recorded.msg}"`);
-    const keys = (o: object) => Object.keys(o).sort().join(',');
-    if (keys(live) !== keys(recorded)) this.fail(line, `envelope keys {${keys(live)}}, recorded {${keys(recorded)}}`);
-    const diffs: string[] = [];
-    shapeDiff(recorded.data, live.data, 'data', diffs);
-    valueDiff(recorded.data, live.data, 'data', diffs);
-    for (const d of diffs) this.fail(line, d);
+    compareEnvelope(recorded, live, recorded.data, fail);
     if (live.code === 0) this.learn(req, recorded, live, line, sent);
   }
 
@@ -250,12 +218,11 @@ class Replayer {
     }
   }
 
-  private async waitExpired(sessionId: string): Promise<void> {
+  private async waitSessionExpired(sessionId: string): Promise<void> {
     const s = this.sessions.get(sessionId);
     if (!s) return;
     // The session lives through the second `expires` (the KV store's one-second resolution).
-    const until = (s.expires + 1) * 1000 + 200;
-    if (Date.now() < until) await new Promise((r) => setTimeout(r, until - Date.now()));
+    await waitExpired(s.expires);
   }
 }
 
@@ -277,15 +244,6 @@ function normal(uri: string): string {
   return uri.replace(/\/+$/, '');
 }
 
-function streamOf(buf: Buffer): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      for (let i = 0; i < buf.length; i += 512) controller.enqueue(buf.subarray(i, i + 512));
-      controller.close();
-    },
-  });
-}
-
 const ID_KEYS = new Set(['id', 'primary_entity', 'session_id', 'hash_id']);
 
 /** Pairs recorded and live ids found at the same place of two answers. */
@@ -298,55 +256,5 @@ function mapIds(rec: unknown, live: unknown, out: Map<string, string>): void {
       if (ID_KEYS.has(k) && typeof v === 'string' && typeof l === 'string' && v !== '') out.set(v, l);
       else mapIds(v, l, out);
     }
-  }
-}
-
-/**
- * Values that do not depend on the instance (ids, times and secrets do) and must therefore match the recording:
- * sizes, quota, names, paths, types, flags.
- */
-const STABLE_KEYS = new Set(['size', 'storage_used', 'used', 'total', 'chunk_size', 'max_size', 'type', 'name', 'path',
-  'uri', 'upload_id', 'mixed_type', 'page', 'page_size', 'total_items', 'is_cursor', 'capability', 'owned',
-  'max_page_size', 'nickname', 'email', 'status', 'language', 'permission', 'permissions', 'direct_link_batch_size',
-  'trash_retention', 'anonymous', 'max_storage', 'storage_policy_id', 'dir_name_rule', 'file_name_rule', 'title',
-  'upload_session_timeout', 'maxEditSize', 'default_theme', 'captcha_type', 'view', 'thumbnail']);
-
-/** Differences of the stable values (see STABLE_KEYS), wherever both answers have them. */
-export function valueDiff(rec: unknown, live: unknown, path: string, out: string[]): void {
-  if (Array.isArray(rec) && Array.isArray(live)) {
-    rec.forEach((r, i) => valueDiff(r, live[i], `${path}[${i}]`, out));
-  } else if (rec && live && typeof rec === 'object' && typeof live === 'object' && !Array.isArray(live)) {
-    for (const [k, v] of Object.entries(rec)) {
-      const l = (live as Record<string, unknown>)[k];
-      if (STABLE_KEYS.has(k) && (v === null || typeof v !== 'object') && l !== undefined && v !== l) {
-        out.push(`${path}.${k}: ${JSON.stringify(l)}, recorded ${JSON.stringify(v)}`);
-      } else valueDiff(v, l, `${path}.${k}`, out);
-    }
-  }
-}
-
-const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-
-/** Differences of shape: JSON types, object key sets and array lengths, recursively. */
-export function shapeDiff(rec: unknown, live: unknown, path: string, out: string[]): void {
-  const tr = typeOf(rec);
-  const tl = typeOf(live);
-  if (tr !== tl) {
-    out.push(`${path}: ${tl}, recorded ${tr}`);
-    return;
-  }
-  if (tr === 'array') {
-    const r = rec as unknown[];
-    const l = live as unknown[];
-    if (r.length !== l.length) out.push(`${path}: ${l.length} items, recorded ${r.length}`);
-    for (let i = 0; i < Math.min(r.length, l.length); i++) shapeDiff(r[i], l[i], `${path}[${i}]`, out);
-  } else if (tr === 'object') {
-    const r = rec as Record<string, unknown>;
-    const l = live as Record<string, unknown>;
-    const missing = Object.keys(r).filter((k) => !(k in l));
-    const extra = Object.keys(l).filter((k) => !(k in r));
-    if (missing.length) out.push(`${path}: missing ${missing.join(', ')}`);
-    if (extra.length) out.push(`${path}: extra ${extra.join(', ')}`);
-    for (const k of Object.keys(r)) if (k in l) shapeDiff(r[k], l[k], `${path}.${k}`, out);
   }
 }

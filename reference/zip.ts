@@ -1,7 +1,10 @@
 // ZIP archives as Go's archive/zip reads and writes them (no zip64, no encryption): the entry list of
 // GET /file/archive, the files an extract task writes, and the archive a create-archive task makes (deflated entries,
 // a data descriptor after each, the extended-timestamp extra field). node:zlib does the (de)compression.
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { inflateRawSync } from 'node:zlib';
+import { crc32, dosTime, writeZip } from '../harness/zip.js';
+
+export { crc32 };
 
 export class ZipError extends Error {}
 
@@ -17,22 +20,6 @@ export interface ZipEntry {
   /** Offset of the local header. */
   offset: number;
   flags: number;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 function dosToDate(date: number, time: number): Date {
@@ -105,70 +92,18 @@ export function readEntry(buf: Buffer, e: ZipEntry): Buffer {
   return data;
 }
 
-function dosTime(d: Date): { date: number; time: number } {
-  return {
-    date: ((Math.max(1980, d.getUTCFullYear()) - 1980) << 9) | ((d.getUTCMonth() + 1) << 5) | d.getUTCDate(),
-    time: (d.getUTCHours() << 11) | (d.getUTCMinutes() << 5) | Math.floor(d.getUTCSeconds() / 2),
-  };
-}
-
 /** A deflated archive of the given files, as zip.Writer writes it with CreateHeader (data descriptors). */
 export function createZip(files: { name: string; data: Buffer; modified: Date }[]): Buffer {
-  const parts: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const f of files) {
-    const name = Buffer.from(f.name, 'utf8');
-    const utf8 = /[^\x20-\x7e]/.test(f.name);
-    const flags = 0x8 | (utf8 ? 0x800 : 0);
+  return writeZip(files.map((f) => {
     const { date, time } = dosTime(f.modified);
-    const comp = deflateRawSync(f.data);
-    const crc = crc32(f.data);
     const extra = Buffer.alloc(9);
     extra.writeUInt16LE(0x5455, 0);
     extra.writeUInt16LE(5, 2);
     extra[4] = 1;
     extra.writeUInt32LE(Math.floor(f.modified.getTime() / 1000) >>> 0, 5);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(flags, 6);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(extra.length, 28);
-    const descriptor = Buffer.alloc(16);
-    descriptor.writeUInt32LE(0x08074b50, 0);
-    descriptor.writeUInt32LE(crc, 4);
-    descriptor.writeUInt32LE(comp.length, 8);
-    descriptor.writeUInt32LE(f.data.length, 12);
-    const cd = Buffer.alloc(46);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE(20, 4);
-    cd.writeUInt16LE(20, 6);
-    cd.writeUInt16LE(flags, 8);
-    cd.writeUInt16LE(8, 10);
-    cd.writeUInt16LE(time, 12);
-    cd.writeUInt16LE(date, 14);
-    cd.writeUInt32LE(crc, 16);
-    cd.writeUInt32LE(comp.length, 20);
-    cd.writeUInt32LE(f.data.length, 24);
-    cd.writeUInt16LE(name.length, 28);
-    cd.writeUInt16LE(extra.length, 30);
-    cd.writeUInt32LE(offset, 42);
-    parts.push(local, name, extra, comp, descriptor);
-    central.push(cd, name, extra);
-    offset += local.length + name.length + extra.length + comp.length + descriptor.length;
-  }
-  const cdBuf = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(files.length, 8);
-  end.writeUInt16LE(files.length, 10);
-  end.writeUInt32LE(cdBuf.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...parts, cdBuf, end]);
+    const utf8 = /[^\x20-\x7e]/.test(f.name);
+    return { name: f.name, data: f.data, method: 8, flags: 0x8 | (utf8 ? 0x800 : 0), time, date, extra };
+  }));
 }
 
 /** util.FormSlash: backslashes to slashes, then path.Clean. */

@@ -9,25 +9,17 @@
 // Where the recorded real slave is weak, the reference answers as the contract says instead: DIFFERENCES lists those
 // steps with what is expected there. Used by tests/reference-remote.spec.ts.
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Code } from '../../contracts/generated/error-codes.js';
-import { shapeDiff, valueDiff } from '../replay.js';
+import { compareEnvelope, type Fetch, isBytes, type Line, loadTranscript, readDownload, readJson, streamOf,
+  TranscriptReplayer, waitExpired } from '../replay-core.js';
 import { requestCredential } from './hmac.js';
 
 export const REMOTE_SCENARIOS = ['setup', 'remote', 'remote_errors', 'remote_cancel', 'remote_expiry'];
 
 const DIR = new URL('../../fixtures/transcripts/cloudreve-4.18.0-policies/', import.meta.url);
 const REC_SLAVE = 'http://127.0.0.1:5213';
-
-interface Bytes { bytes: number; sha256: string; text?: string }
-interface Line {
-  scenario: string;
-  step: string;
-  request?: { method: string; path: string; headers: Record<string, string>; body?: unknown };
-  response?: { status: number; headers: Record<string, string>; body: unknown };
-  note?: Record<string, any>;
-}
 
 type Envelope = { code: number; msg: string; data?: any; correlation_id?: string };
 
@@ -71,12 +63,10 @@ export interface RemoteReplayResult {
   mismatches: string[];
 }
 
-type Fetch = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
-
 export interface ReplayTarget { url: string; slave: { url: string; secret: string }; slaveDir: string }
 
 export function loadRemoteScenario(name: string): Line[] {
-  return readFileSync(new URL(`${name}.jsonl`, DIR), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+  return loadTranscript(DIR, name);
 }
 
 export async function replayRemote(target: ReplayTarget, send: Fetch): Promise<RemoteReplayResult> {
@@ -86,12 +76,10 @@ export async function replayRemote(target: ReplayTarget, send: Fetch): Promise<R
   return r.result;
 }
 
-const isBytes = (b: unknown): b is Bytes => !!b && typeof b === 'object' && 'bytes' in b && 'sha256' in b;
-
 interface Session { live: string; credential: string; secret: string; uri: string; chunk: number; data: Buffer; expires: number }
 
-class RemoteReplayer {
-  readonly result: RemoteReplayResult = { compared: 0, notesChecked: 0, skipped: [], differences: [], mismatches: [] };
+class RemoteReplayer extends TranscriptReplayer {
+  override readonly result: RemoteReplayResult = { compared: 0, notesChecked: 0, skipped: [], differences: [], mismatches: [] };
   private readonly passwords = new Map<string, string>();
   private readonly tokens = new Map<string, string>();
   /** Recorded admin ids (numbers) of groups, users, nodes and policies → the target's. */
@@ -104,7 +92,9 @@ class RemoteReplayer {
   private lastDownloadOk = false;
   private lastExpires?: { expires: number; credential: string };
 
-  constructor(private readonly t: ReplayTarget, private readonly send: Fetch) {}
+  constructor(private readonly t: ReplayTarget, private readonly send: Fetch) {
+    super();
+  }
 
   /** The recording's admin (user A) is the first user registered on the target, with the recorded email. */
   async registerAdmin(): Promise<void> {
@@ -122,28 +112,21 @@ class RemoteReplayer {
     return pw;
   }
 
-  async scenario(name: string): Promise<void> {
-    for (const line of loadRemoteScenario(name)) {
-      if (line.note) {
-        this.checkNote(line);
-        continue;
-      }
-      const path = line.request!.path;
-      if (/^https?:\/\//.test(path) && !path.startsWith(REC_SLAVE)) {
-        this.result.skipped.push({ step: `${line.scenario} / ${line.step}`, reason: 'addressed to the S3 server, not to Cloudreve' });
-        continue;
-      }
-      await this.exchange(line);
-    }
+  protected override load(name: string): Line[] {
+    return loadRemoteScenario(name);
   }
 
-  private fail(line: Line, what: string): void {
-    this.result.mismatches.push(`${line.scenario} / ${line.step}: ${what}`);
+  /** Requests the recording sent to the S3 server are not Cloudreve's. */
+  protected override skip(line: Line): boolean {
+    const path = line.request!.path;
+    if (!/^https?:\/\//.test(path) || path.startsWith(REC_SLAVE)) return false;
+    this.result.skipped.push({ step: `${line.scenario} / ${line.step}`, reason: 'addressed to the S3 server, not to Cloudreve' });
+    return true;
   }
 
   // ---- notes ----
 
-  private checkNote(line: Line): void {
+  protected override checkNote(line: Line): void {
     const n = line.note!;
     const key = `${line.scenario} / ${line.step}`;
     if (/^slave disk/.test(line.step)) {
@@ -178,7 +161,7 @@ class RemoteReplayer {
 
   // ---- exchanges ----
 
-  private async exchange(line: Line): Promise<void> {
+  protected override async exchange(line: Line): Promise<void> {
     const rec = line.response!;
     const { url, init, sent, session } = await this.build(line);
     if (/after expiry/.test(line.step) && session) await waitExpired(session.expires);
@@ -187,47 +170,33 @@ class RemoteReplayer {
     this.result.compared++;
     const key = `${line.scenario} / ${line.step}`;
     const diff = DIFFERENCES[key];
+    const fail = (what: string) => this.fail(line, what);
+    const recordedStatus = () => {
+      if (res.status !== rec.status) fail(`HTTP ${res.status}, recorded ${rec.status}`);
+    };
 
     if (isBytes(rec.body)) {
-      const body = Buffer.from(await res.arrayBuffer());
-      if (res.status !== rec.status) this.fail(line, `HTTP ${res.status}, recorded ${rec.status}`);
-      const media = (h: string | null | undefined) => (h ?? '').split(';')[0]!.trim();
-      if (media(res.headers.get('content-type')) !== media(rec.headers['content-type'])) {
-        this.fail(line, `content-type ${res.headers.get('content-type')}, recorded ${rec.headers['content-type']}`);
-      }
-      if (body.length !== rec.body.bytes) this.fail(line, `${body.length} bytes, recorded ${rec.body.bytes}`);
+      recordedStatus();
+      const body = await readDownload(res, rec, fail);
       const want = this.lastUrl && this.content.get(this.lastUrl.uri);
       this.lastDownloadOk = !!want && want.equals(body);
-      if (!this.lastDownloadOk) this.fail(line, 'downloaded bytes differ from the uploaded ones');
+      if (!this.lastDownloadOk) fail('downloaded bytes differ from the uploaded ones');
       return;
     }
 
-    const text = await res.text();
-    let live: Envelope;
-    try {
-      live = JSON.parse(text) as Envelope;
-    } catch {
-      this.fail(line, `not JSON: ${text.slice(0, 80)}`);
-      return;
-    }
+    const parsed = await readJson(res, fail);
+    if (!parsed) return;
+    const live = parsed.json as Envelope;
     if (diff) {
       const what = diff.check ? diff.check(live) : live.code === diff.code ? undefined
         : `code ${live.code} "${live.msg}", the contract wants ${diff.code} (${diff.why})`;
-      if (res.status !== 200) this.fail(line, `HTTP ${res.status}, the contract wants 200`);
-      if (what) this.fail(line, what);
+      if (res.status !== 200) fail(`HTTP ${res.status}, the contract wants 200`);
+      if (what) fail(what);
       else this.result.differences.push(key);
     } else {
       const recorded = rec.body as Envelope;
-      if (res.status !== rec.status) this.fail(line, `HTTP ${res.status}, recorded ${rec.status}`);
-      if (live.code !== recorded.code) this.fail(line, `code ${live.code} "${live.msg}", recorded ${recorded.code} "${recorded.msg}"`);
-      else if (live.msg !== recorded.msg) this.fail(line, `msg "${live.msg}", recorded "${recorded.msg}"`);
-      const keys = (o: object) => Object.keys(o).sort().join(',');
-      if (keys(live) !== keys(recorded)) this.fail(line, `envelope keys {${keys(live)}}, recorded {${keys(recorded)}}`);
-      const diffs: string[] = [];
-      const data = this.localize(recorded.data);
-      shapeDiff(data, live.data, 'data', diffs);
-      valueDiff(data, live.data, 'data', diffs);
-      for (const d of diffs) this.fail(line, d);
+      recordedStatus();
+      compareEnvelope(recorded, live, this.localize(recorded.data), fail);
     }
     if (live.code === 0) this.learn(line, rec.body as Envelope, live, sent, session);
   }
@@ -395,18 +364,4 @@ export function listFiles(dir: string): { path: string; size: number }[] {
   };
   walk(dir);
   return out;
-}
-
-async function waitExpired(expires: number): Promise<void> {
-  const until = (expires + 1) * 1000 + 200;
-  if (Date.now() < until) await new Promise((r) => setTimeout(r, until - Date.now()));
-}
-
-function streamOf(buf: Buffer): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    start(controller) {
-      for (let i = 0; i < buf.length; i += 512) controller.enqueue(buf.subarray(i, i + 512));
-      controller.close();
-    },
-  });
 }

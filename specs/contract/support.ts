@@ -9,6 +9,7 @@ import { AuthSession, createCloudreveClient, unwrap, type CloudreveClient, type 
 import { Code } from '../../contracts/generated/error-codes.js';
 import { expectSuccess } from '../../harness/expect.js';
 import { registerSecret } from '../../harness/secrets.js';
+import { crc32, writeZip } from '../../harness/zip.js';
 
 export type FileResponse = Schemas['FileResponse'];
 
@@ -255,22 +256,6 @@ export async function collectShares(fetchPage: (token?: string) => Promise<Schem
 // ---------------------------------------------------------------------------------------------------------------
 // Payloads
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of data) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** A valid RGB PNG of the given size (a colour gradient). */
 export function png(width = 16, height = 16): Uint8Array {
   const chunk = (type: string, data: Uint8Array) => {
@@ -305,54 +290,13 @@ export function isPng(bytes: Uint8Array): boolean {
 
 /** A ZIP archive (stored, no compression) of the given entries; names ending in `/` are folders. */
 export function zip(entries: { name: string; data?: Uint8Array }[]): Uint8Array {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
   // 2024-01-02 03:04:06 in DOS time
-  const dosTime = (3 << 11) | (4 << 5) | 3;
-  const dosDate = ((2024 - 1980) << 9) | (1 << 5) | 2;
-  for (const e of entries) {
-    const name = Buffer.from(e.name, 'utf8');
-    const data = Buffer.from(e.data ?? new Uint8Array());
-    const crc = crc32(new Uint8Array(data));
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(0, 8);
-    local.writeUInt16LE(dosTime, 10);
-    local.writeUInt16LE(dosDate, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(0, 10);
-    central.writeUInt16LE(dosTime, 12);
-    central.writeUInt16LE(dosDate, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(e.name.endsWith('/') ? 0x10 : 0, 38);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, name, data);
-    centrals.push(central, name);
-    offset += local.length + name.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return new Uint8Array(Buffer.concat([...locals, cd, end]));
+  const time = (3 << 11) | (4 << 5) | 3;
+  const date = ((2024 - 1980) << 9) | (1 << 5) | 2;
+  return new Uint8Array(writeZip(entries.map((e) => ({
+    name: e.name, data: e.data ?? new Uint8Array(), method: 0, flags: 0x0800 /* UTF-8 names */, time, date,
+    external: e.name.endsWith('/') ? 0x10 : 0,
+  }))));
 }
 
 /** The entry names of a ZIP archive, read from its central directory. */
@@ -511,4 +455,4 @@ export function bareClient(target: Target, transport: Transport): CloudreveClien
   return createCloudreveClient({ siteUrl: target.url, fetch: transport });
 }
 
-export { Code };
+export { Code, crc32 };
